@@ -1,0 +1,150 @@
+"""The episode aggregate: what the store keeps, the report lists, events carry and feeds render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from podcast_pipeline.problems import Problem
+
+SCHEMA_VERSION = "1"
+
+
+class State(StrEnum):
+    AWAITING_AUDIO = "awaiting_audio"
+    AWAITING_POST = "awaiting_post"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNPUBLISHED = "unpublished"
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One S3 object version an episode was built from."""
+
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "sequencer": self.sequencer,
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceRef:
+        return cls(data["key"], data.get("version_id"), data.get("etag"), data.get("sequencer"), data.get("size"))
+
+
+@dataclass(frozen=True)
+class Episode:
+    id: str  # "<category>/<slug>"
+    category: str
+    slug: str
+    date: str  # ISO date from the post's file name
+    state: State
+    number: int | None = None
+    title: str | None = None
+    permalink: str | None = None  # also the feed guid
+    audio_key: str | None = None
+    audio_url: str | None = None
+    claimed: dict[str, str | None] = field(default_factory=dict)  # {"mp3_bytes": ..., "mp3_duration": ...}
+    measured: dict[str, Any] | None = None  # {"bytes": int, "duration_seconds": float, ...}
+    problems: tuple[Problem, ...] = ()
+    post: SourceRef | None = None
+    audio: SourceRef | None = None
+    front_matter: dict[str, Any] = field(default_factory=dict)  # Liquid's `page` for show notes
+    body: str = ""  # show notes (markdown with Liquid), as written
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_key is not None
+
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds, truncated, as players and the feed show it."""
+        return int(self.measured["duration_seconds"]) if self.measured else None
+
+    @property
+    def audio_bytes(self) -> int | None:
+        return int(self.measured["bytes"]) if self.measured else None
+
+    def with_state(self, state: State) -> Episode:
+        return replace(self, state=state)
+
+    def summary(self) -> dict[str, Any]:
+        """The report/`check --json` shape of DESIGN.md."""
+        return {
+            "id": self.id,
+            "category": self.category,
+            "number": self.number,
+            "slug": self.slug,
+            "title": self.title,
+            "date": self.date,
+            "state": self.state.value,
+            "claimed": dict(self.claimed),
+            "measured": dict(self.measured) if self.measured else None,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def event_detail(self) -> dict[str, Any]:
+        """The `detail` of every Episode * event (events/schemas/)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            **self.summary(),
+            "permalink": self.permalink,
+            "audio": None
+            if not self.has_audio
+            else {
+                "key": self.audio_key,
+                "url": self.audio_url,
+                "bytes": self.audio_bytes,
+                "duration_seconds": self.measured["duration_seconds"] if self.measured else None,
+            },
+            "sources": {
+                "post": self.post.to_dict() if self.post else None,
+                "audio": self.audio.to_dict() if self.audio else None,
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, for storage: `from_dict(to_dict())` round-trips."""
+        return {
+            **self.summary(),
+            "permalink": self.permalink,
+            "audio_key": self.audio_key,
+            "audio_url": self.audio_url,
+            "post": self.post.to_dict() if self.post else None,
+            "audio": self.audio.to_dict() if self.audio else None,
+            "front_matter": self.front_matter,
+            "body": self.body,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Episode:
+        return cls(
+            id=data["id"],
+            category=data["category"],
+            slug=data["slug"],
+            date=data["date"],
+            state=State(data["state"]),
+            number=data.get("number"),
+            title=data.get("title"),
+            permalink=data.get("permalink"),
+            audio_key=data.get("audio_key"),
+            audio_url=data.get("audio_url"),
+            claimed=dict(data.get("claimed") or {}),
+            measured=dict(data["measured"]) if data.get("measured") else None,
+            problems=tuple(Problem.from_dict(p) for p in data.get("problems") or ()),
+            post=SourceRef.from_dict(data["post"]) if data.get("post") else None,
+            audio=SourceRef.from_dict(data["audio"]) if data.get("audio") else None,
+            front_matter=dict(data.get("front_matter") or {}),
+            body=data.get("body") or "",
+        )
