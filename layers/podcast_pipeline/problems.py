@@ -44,6 +44,9 @@ class Code(StrEnum):
     # show notes
     UNKNOWN_LIQUID_TAG = "unknown_liquid_tag"
     LIQUID_ERROR = "liquid_error"
+    MISSING_INCLUDE = "missing_include"
+    # the command line
+    INVALID_CONFIG = "invalid_config"
 
 
 @dataclass(frozen=True)

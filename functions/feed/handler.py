@@ -1,0 +1,150 @@
+"""Feed: batches of Episode events (via SQS) rebuild the feeds of the categories they touch.
+
+Each category named in a batch is rebuilt once. A record fails exactly when its category's rebuild failed
+or another invocation held that feed's lease, so SQS delivers only those records again.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from podcast_pipeline.bus import EventBus
+    from podcast_pipeline.config import SiteConfig
+    from podcast_pipeline.feed.s3_objects import S3FeedObjects
+    from podcast_pipeline.store import EpisodeStore
+
+logger = Logger(service="feed")
+tracer = Tracer(service="feed")
+metrics = Metrics(namespace="PodcastPipeline", service="feed")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+# A lease outlives the invocation that took it by this much, and no more: a crashed rebuild frees its feed
+# soon after the function's timeout.
+LEASE_MARGIN_SECONDS = 10
+
+
+class FeedNotRebuilt(RuntimeError):
+    """This record's category was not rebuilt in this batch; SQS will deliver the record again."""
+
+
+@dataclass(frozen=True)
+class _Dependencies:
+    config: SiteConfig
+    store: EpisodeStore
+    objects: S3FeedObjects
+    bus: EventBus
+
+
+@functools.cache
+def _dependencies() -> _Dependencies:
+    # The only place that builds adapters. Imported on first use: lxml, Liquid and boto3 stay out of the
+    # cold-start import path.
+    import boto3
+    from podcast_pipeline.bus import EventBus
+    from podcast_pipeline.config import load_config
+    from podcast_pipeline.feed.s3_objects import S3FeedObjects
+    from podcast_pipeline.store import EpisodeStore
+
+    session = boto3.session.Session()
+    return _Dependencies(
+        config=load_config(),
+        store=EpisodeStore(session.client("dynamodb"), os.environ["TABLE_NAME"]),
+        objects=S3FeedObjects(session.client("s3"), os.environ["BUCKET_NAME"]),
+        bus=EventBus(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+    )
+
+
+def _event_of(record: SQSRecord) -> tuple[str, str] | None:
+    """(event id, category) of an Episode event delivered by SQS; None for any other message."""
+    try:
+        body = record.json_body
+        category = body["detail"]["category"]
+        event_id = str(body.get("id") or record.message_id)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (event_id, category) if isinstance(category, str) and category else None
+
+
+@tracer.capture_method
+def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
+    """Rebuild every category the records name, once each; the categories that could not be rebuilt."""
+    from podcast_pipeline.feed.service import LeaseBusy, rebuild_feeds
+
+    event_ids: dict[str, list[str]] = {}
+    for record in records:
+        parsed = _event_of(record)
+        if parsed:
+            event_ids.setdefault(parsed[1], []).append(parsed[0])
+    failed: set[str] = set()
+    for category, ids in event_ids.items():
+        logger.set_correlation_id(ids[0])
+        logger.append_keys(category=category, event_ids=ids)
+        deps = _dependencies()
+        try:
+            results = rebuild_feeds(
+                [category],
+                config=deps.config,
+                store=deps.store,
+                objects=deps.objects,
+                publisher=deps.bus,
+                lease=deps.store,
+                lease_seconds=lease_seconds,
+            )
+        except LeaseBusy:
+            logger.info("feed is being rebuilt elsewhere; the records will be delivered again")
+            failed.add(category)
+            continue
+        except Exception:
+            logger.exception("feed rebuild failed")
+            failed.add(category)
+            continue
+        for result in results:
+            metrics.add_metric(name="FeedRenders", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="FeedItems", unit=MetricUnit.Count, value=result.item_count)
+            if result.written:
+                metrics.add_metric(name="FeedWrites", unit=MetricUnit.Count, value=1)
+            logger.info(
+                "feed written" if result.written else "feed unchanged",
+                extra={
+                    "key": result.key,
+                    "items": result.item_count,
+                    "sha256": result.sha256,
+                    "added": len(result.diff.added),
+                    "removed": len(result.diff.removed),
+                    "changed": len(result.diff.changed),
+                    "warnings": len(result.warnings),
+                },
+            )
+    logger.remove_keys(["category", "event_ids"])
+    return failed
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    records = [SQSRecord(raw) for raw in event.get("Records", [])]
+    failed = _rebuild(records, context.get_remaining_time_in_millis() // 1000 + LEASE_MARGIN_SECONDS)
+
+    def record_handler(record: SQSRecord) -> None:
+        parsed = _event_of(record)
+        if parsed is None:
+            # Retrying cannot make it an Episode event: say so and let it go.
+            logger.warning("ignoring a message that is not an Episode event", extra={"id": record.message_id})
+        elif parsed[1] in failed:
+            raise FeedNotRebuilt(f"the {parsed[1]} feed was not rebuilt")
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

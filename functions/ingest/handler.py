@@ -1,0 +1,87 @@
+"""Ingest: S3 object changes (via SQS) become verified episodes and events.
+
+Parses each record, hands the change to the domain and reports per-record failures; nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from podcast_pipeline.ingest import Ingest
+
+logger = Logger(service="ingest")
+tracer = Tracer(service="ingest")
+metrics = Metrics(namespace="PodcastPipeline", service="ingest")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def _ingest() -> Ingest:
+    # Imported on first use: the domain and boto3 stay out of the cold-start import path.
+    import boto3
+
+    from podcast_pipeline.bus import EventBus
+    from podcast_pipeline.config import load_config
+    from podcast_pipeline.ingest import Ingest
+    from podcast_pipeline.s3_objects import S3Objects
+    from podcast_pipeline.store import EpisodeStore
+
+    session = boto3.session.Session()
+    return Ingest(
+        config=load_config(),
+        store=EpisodeStore(session.client("dynamodb"), os.environ["TABLE_NAME"]),
+        objects=S3Objects(session.client("s3"), os.environ["BUCKET_NAME"]),
+        bus=EventBus(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+    )
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    from podcast_pipeline.s3_events import NotAnS3Event, parse_s3_event
+
+    logger.remove_keys(["object_key", "version_id", "deleted"])
+    try:
+        change = parse_s3_event(record.json_body)
+    except (NotAnS3Event, ValueError) as err:
+        # Not ours to process and retrying cannot help: say so and let the record go.
+        logger.warning("ignoring message that is not an S3 object change", extra={"reason": str(err)})
+        return
+    logger.append_keys(object_key=change.key, version_id=change.version_id, deleted=change.deleted)
+    logger.set_correlation_id(f"{change.key}#{change.version_id or '-'}")
+    outcome = _ingest().handle(change)
+    for episode in outcome.episodes:
+        state = episode.state.value.title().replace("_", "")
+        metrics.add_metric(name=f"Episodes{state}", unit=MetricUnit.Count, value=1)
+    if outcome.bytes_read:
+        metrics.add_metric(name="ProbeBytesRead", unit=MetricUnit.Bytes, value=outcome.bytes_read)
+    logger.info(
+        "stale change ignored" if outcome.stale else "object change ingested",
+        extra={
+            "kind": outcome.kind.value,
+            "episodes": [
+                {"id": e.id, "state": e.state.value, "problems": [p.code.value for p in e.problems]}
+                for e in outcome.episodes
+            ],
+            "events": list(outcome.events),
+        },
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

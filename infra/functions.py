@@ -1,0 +1,120 @@
+"""One queued function: SQS queue + dead-letter queue + Lambda + event source mapping, from a route."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from podcast_pipeline.config import CONFIG_ENV
+from podcast_pipeline.routes import Route
+
+from infra import constants
+
+
+class QueuedFunction(Construct):
+    """A function fed by its own queue, so a bad record never blocks its neighbours and none is lost."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        route: Route,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.route = route
+        sizing = constants.FUNCTION_SIZING[route.function]
+        timeout = Duration.seconds(sizing.timeout_seconds)
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(constants.DEAD_LETTER_RETENTION_DAYS),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
+            visibility_timeout=Duration.seconds(
+                constants.VISIBILITY_TIMEOUT_FACTOR * sizing.timeout_seconds + route.batching_window_seconds
+            ),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=route.max_receive_count
+            ),
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=constants.LOG_RETENTION,
+        )
+        # Our own role instead of the AWS-managed basic execution policy: logs go to this group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"The {route.function} function",
+        )
+        self.log_group.grant_write(self.role)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"podcast-pipeline {route.function}",
+            runtime=constants.LAMBDA_RUNTIME,
+            architecture=constants.LAMBDA_ARCHITECTURE,
+            handler=constants.HANDLER,
+            code=lambda_.Code.from_asset(
+                str(constants.FUNCTIONS_DIR / route.function), exclude=["__pycache__", "*.pyc"]
+            ),
+            layers=list(layers),
+            memory_size=sizing.memory_mb,
+            timeout=timeout,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                CONFIG_ENV: constants.CONFIG_PATH_IN_LAMBDA,
+                "POWERTOOLS_SERVICE_NAME": route.function,
+                "POWERTOOLS_METRICS_NAMESPACE": constants.POWERTOOLS_METRICS_NAMESPACE,
+                "LOG_LEVEL": constants.LOG_LEVEL,
+                **environment,
+            },
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason=f"{route.function} role: X-Ray's PutTraceSegments/PutTelemetryRecords take no resource.",
+            )
+        )
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=f"{route.function} function: Python {constants.LAMBDA_PYTHON_VERSION} on purpose; the "
+                "dependencies layer is built for exactly this version and moves with it.",
+            )
+        )
+
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=route.batch_size,
+                max_batching_window=(
+                    Duration.seconds(route.batching_window_seconds) if route.batching_window_seconds else None
+                ),
+                max_concurrency=route.max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )

@@ -1,0 +1,166 @@
+"""The two Lambda layers — third-party dependencies and our shared code — built without Docker.
+
+The builders are plain functions of a `Target` so the packaging test can build the very same layers for
+the machine it runs on (Lambda's arm64 wheels cannot be imported on an x86_64 host).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, FileSystem, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from uv import find_uv_bin
+
+from infra import constants
+
+LAYER_PYTHON_DIR = "python"  # Lambda puts /opt/python on sys.path
+# The Lambda Python runtime already has these (boto3 and what it pulls in); a second copy in the layer
+# would shadow the runtime's and could split boto3 from its botocore.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# Never imported at run time: byte code the runtime cannot reuse from a read-only /opt, and test suites.
+STRIPPED_DIRS = ("__pycache__", "tests")
+# The shared package minus what only the command line uses (the emulation needs moto).
+SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The interpreter a layer is built for; `None` fields mean the interpreter running the build."""
+
+    python_platform: str | None
+    python_version: str | None
+
+    def uv_args(self) -> list[str]:
+        args = ["--only-binary", ":all:"]  # wheels only: nothing compiles for the wrong machine
+        if self.python_platform:
+            args += ["--python-platform", self.python_platform]
+        if self.python_version:
+            args += ["--python-version", self.python_version]
+        return args
+
+
+LAMBDA_TARGET = Target(constants.LAMBDA_PLATFORM, constants.LAMBDA_PYTHON_VERSION)
+
+
+def project_dependencies(pyproject: Path = constants.PROJECT_ROOT / "pyproject.toml") -> list[str]:
+    """The `[project] dependencies` of pyproject.toml: exactly what the functions import besides boto3."""
+    return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
+
+
+def _uv(*args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [find_uv_bin(), *args], input=stdin, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"uv {' '.join(args[:2])} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def resolve_dependencies(requirements: list[str], target: Target) -> str:
+    """Pin every package the layer needs for `target`, without the runtime-provided ones."""
+    no_emit = [arg for name in RUNTIME_PROVIDED for arg in ("--no-emit-package", name)]
+    return _uv(
+        "pip", "compile", "-", "--quiet", "--no-header", "--no-annotate", *target.uv_args(), *no_emit,
+        stdin="\n".join(requirements),
+    )
+
+
+def build_dependencies_layer(out_dir: Path, pinned: str, target: Target) -> None:
+    """Install the pinned wheels into `out_dir/python`, then drop what is never imported."""
+    site = out_dir / LAYER_PYTHON_DIR
+    requirements = out_dir / "requirements.txt"
+    requirements.write_text(pinned, encoding="utf-8")
+    try:
+        _uv("pip", "install", "--quiet", "--no-deps", "--target", str(site), *target.uv_args(),
+            "--requirement", str(requirements))
+    finally:
+        requirements.unlink()
+    for name in STRIPPED_DIRS:
+        for directory in sorted(site.rglob(name), reverse=True):
+            if directory.is_dir():
+                shutil.rmtree(directory)
+
+
+def build_shared_code_layer(out_dir: Path, config_file: Path) -> None:
+    """Our package as `python/podcast_pipeline`, and the site config where the functions look for it."""
+    shutil.copytree(
+        constants.LAYERS_DIR / constants.SHARED_PACKAGE,
+        out_dir / LAYER_PYTHON_DIR / constants.SHARED_PACKAGE,
+        ignore=shutil.ignore_patterns(*SHARED_CODE_EXCLUDES),
+    )
+    config_target = out_dir / constants.CONFIG_IN_LAYER
+    config_target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config_file, config_target)
+
+
+@jsii.implements(ILocalBundling)
+class _LocalBuild:
+    """Runs a builder in this process; CDK asks it before it would fall back to Docker."""
+
+    def __init__(self, build: Callable[[Path], None]) -> None:
+        self._build = build
+
+    def try_bundle(self, output_dir: str, _options: BundlingOptions) -> bool:
+        self._build(Path(output_dir))
+        return True
+
+
+def _locally_built_code(asset_hash: str, build: Callable[[Path], None]) -> lambda_.Code:
+    """An asset whose hash is known before it is built, so CDK reuses cdk.out/asset.<hash> on re-runs."""
+    return lambda_.Code.from_asset(
+        str(constants.LAYERS_DIR),  # unused by the builders; CDK wants a source path
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash,
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("unused-local-bundling-always-succeeds"),
+            local=_LocalBuild(build),  # type: ignore[arg-type]  # jsii passes the options positionally
+        ),
+    )
+
+
+def _sha256(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class Layers(Construct):
+    """The dependencies layer and the shared-code layer every function gets."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config_file: Path) -> None:
+        super().__init__(scope, construct_id)
+        pinned = resolve_dependencies(project_dependencies(), LAMBDA_TARGET)
+        self.dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            description="Third-party packages of the podcast-pipeline functions",
+            compatible_runtimes=[constants.LAMBDA_RUNTIME],
+            compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
+            code=_locally_built_code(
+                _sha256(pinned, repr(LAMBDA_TARGET), repr(STRIPPED_DIRS)),
+                lambda out: build_dependencies_layer(out, pinned, LAMBDA_TARGET),
+            ),
+        )
+
+        config_digest = hashlib.sha256(config_file.read_bytes()).hexdigest()
+        package_digest = FileSystem.fingerprint(
+            str(constants.LAYERS_DIR / constants.SHARED_PACKAGE), exclude=list(SHARED_CODE_EXCLUDES)
+        )
+        self.shared_code = lambda_.LayerVersion(
+            self,
+            "SharedCode",
+            description="podcast_pipeline package and the site configuration",
+            compatible_runtimes=[constants.LAMBDA_RUNTIME],
+            compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
+            code=_locally_built_code(
+                _sha256(package_digest, config_digest),
+                lambda out: build_shared_code_layer(out, config_file),
+            ),
+        )

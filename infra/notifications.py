@@ -1,0 +1,62 @@
+"""Notifications: the e-mail topic (subscribers from the site config) and the Slack webhook secret."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Acknowledgment, SecretValue, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra import constants
+
+
+class Notifications(Construct):
+    """Where the notify function sends what people read."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, emails: Sequence[str]) -> None:
+        super().__init__(scope, construct_id)
+        # A customer-managed key, because CloudWatch alarms cannot publish to a topic encrypted with
+        # the AWS-managed SNS key; the alarm topic shares it.
+        self.topic_key = kms.Key(
+            self, "TopicKey", enable_key_rotation=True, description="podcast-pipeline SNS topics"
+        )
+        self.topic = sns.Topic(
+            self, "Email", display_name="Podcast pipeline", master_key=self.topic_key, enforce_ssl=True
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+        # The operator puts the URL in (`aws secretsmanager put-secret-value`); until then notify sees
+        # the placeholder and skips Slack.
+        self.slack_webhook = secretsmanager.Secret(
+            self,
+            "SlackWebhook",
+            description="Slack incoming-webhook URL of podcast-pipeline notifications",
+            secret_string_value=SecretValue.unsafe_plain_text(constants.SLACK_WEBHOOK_PLACEHOLDER),
+        )
+        Validations.of(self.slack_webhook).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="SlackWebhook holds a URL that Slack issues; no Lambda can rotate it, people replace it.",
+            )
+        )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resource_arns=[self.topic_key.key_arn],
+        )
+
+    def grant_read_slack_webhook(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["secretsmanager:GetSecretValue"],
+            resource_arns=[self.slack_webhook.secret_arn],
+        )

@@ -1,0 +1,125 @@
+"""The podcast-pipeline stack: one construct per capability, wired by the shared route definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+from podcast_pipeline import store
+from podcast_pipeline.config import SiteConfig, load_config
+from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES
+
+from infra import constants
+from infra.cdn import Cdn
+from infra.events import Events
+from infra.functions import QueuedFunction
+from infra.layers import Layers
+from infra.notifications import Notifications
+from infra.observability import Observability
+from infra.storage import Storage
+
+
+def audio_prefix(config: SiteConfig) -> str:
+    """The folder of the audio key template (`assets/podcast/` of `assets/podcast/show-{number}.mp3`)."""
+    fixed = config.audio_key_template.split("{", 1)[0]
+    return fixed[: fixed.rfind("/") + 1]
+
+
+class PodcastPipelineStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config_file: Path,
+        stage: str,
+        cdn: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        config = load_config(config_file)
+
+        storage = Storage(self, "Storage")
+        events = Events(
+            self,
+            "Events",
+            stage=stage,
+            bucket_name=storage.bucket.bucket_name,
+            schemas_dir=constants.SCHEMAS_DIR,
+        )
+        notifications = Notifications(self, "Notifications", emails=config.notification_emails)
+        layers = Layers(self, "Layers", config_file=config_file)
+
+        shared_environment = {
+            constants.ENV_BUCKET_NAME: storage.bucket.bucket_name,
+            constants.ENV_TABLE_NAME: storage.table.table_name,
+            constants.ENV_EVENT_BUS_NAME: events.bus.event_bus_name,
+        }
+        extra_environment = {
+            NOTIFY.function: {
+                constants.ENV_SLACK_WEBHOOK_SECRET_ARN: notifications.slack_webhook.secret_arn,
+                constants.ENV_NOTIFY_TOPIC_ARN: notifications.topic.topic_arn,
+            }
+        }
+        functions = {
+            route.function: QueuedFunction(
+                self,
+                route.function.title(),
+                route=route,
+                layers=[layers.dependencies, layers.shared_code],
+                environment=shared_environment | extra_environment.get(route.function, {}),
+            )
+            for route in ROUTES
+        }
+        for queued in functions.values():
+            events.route_to(queued.route, queued.queue)
+
+        # Least privilege: each role gets what its function's code calls, on the keys it touches.
+        ingest = functions[INGEST.function].role
+        self._grant_object_reads(storage, ingest, config.posts_prefix, audio_prefix(config))
+        storage.grant_read_table(ingest)
+        storage.grant_write_table(ingest)
+        events.grant_put_events(ingest)
+
+        feed = functions[FEED.function].role
+        self._grant_object_reads(storage, feed, config.includes_prefix)  # `{% include %}` in show notes
+        storage.grant_write_objects(feed, *(feed_config.key for feed_config in config.feeds.values()))
+        storage.grant_read_table(feed)
+        storage.grant_write_table(feed, partition_key_prefix=f"{store.LEASE}#")  # one rebuild at a time
+        events.grant_put_events(feed)  # Feed Updated
+
+        notify = functions[NOTIFY.function].role
+        notifications.grant_publish(notify)
+        notifications.grant_read_slack_webhook(notify)
+
+        Observability(
+            self,
+            "Observability",
+            functions=list(functions.values()),
+            undelivered=events.undelivered,
+            emails=config.notification_emails,
+            topic_key=notifications.topic_key,
+        )
+
+        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+        CfnOutput(self, "EventBusName", value=events.bus.event_bus_name)
+        CfnOutput(self, "EventBusArn", value=events.bus.event_bus_arn)
+        CfnOutput(self, "NotifyTopicArn", value=notifications.topic.topic_arn)
+        CfnOutput(self, "SlackWebhookSecretArn", value=notifications.slack_webhook.secret_arn)
+        if cdn:
+            distribution = Cdn(self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs).distribution
+            CfnOutput(self, "DistributionDomainName", value=distribution.distribution_domain_name)
+
+    def _grant_object_reads(self, storage: Storage, role: iam.Role, *prefixes: str) -> None:
+        storage.grant_read_objects(role, *prefixes)
+        bucket_arn = self.get_logical_id(storage.bucket.node.default_child)  # type: ignore[arg-type]
+        for prefix in prefixes:
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+                    reason=f"{role.node.path}: reads every object under {prefix!r}; keys are not known in advance.",
+                )
+            )

@@ -1,0 +1,134 @@
+"""Storage: the content bucket (posts, MP3s, feeds), its access-log bucket and the episode table."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+from podcast_pipeline import table
+
+from infra import constants
+
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+
+
+class Storage(Construct):
+    """The bucket laid out like the Jekyll site, and the single episode table."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # Log delivery (S3 server access logs, CloudFront standard logs) supports SSE-S3 only.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            # CloudFront standard logging writes through ACLs.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(constants.ACCESS_LOG_RETENTION_DAYS))],
+        )
+        Validations.of(self.access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="AccessLogs is the access-log destination itself; logging it would loop.",
+            )
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Content",
+            versioned=True,  # an episode is built from object versions; a bad upload can be rolled back
+            # SSE-S3, not KMS: podcast apps fetch MP3s in many ranged GETs (through CloudFront when
+            # enabled); with KMS every one is a billed KMS request and OAC needs a key policy.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=constants.ACCESS_LOG_PREFIX,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(constants.NONCURRENT_VERSION_EXPIRY_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+
+        # EventBridge notifications set on the bucket resource itself: CDK's `event_bridge_enabled` would
+        # add a custom-resource Lambda to do what CloudFormation does natively.
+        content = self.bucket.node.default_child
+        assert isinstance(content, s3.CfnBucket)
+        content.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+
+        self.table = dynamodb.Table(
+            self,
+            "Episodes",
+            partition_key=dynamodb.Attribute(name=table.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=table.SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=table.TTL_ATTRIBUTE,
+        )
+        self.table.add_global_secondary_index(
+            index_name=table.PUBLISHED_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=table.PUBLISHED_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=table.PUBLISHED_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+
+    # Grants spell out actions and resources (no `s3:GetObject*`, no `index/*`): each function gets
+    # exactly what its code calls.
+
+    def grant_read_objects(self, grantee: iam.IGrantable, *prefixes: str) -> None:
+        """Read (any version of) objects under `prefixes`, and list the bucket.
+
+        `s3:ListBucket` turns a missing key into 404 instead of 403, which the handlers rely on.
+        """
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resource_arns=[self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+        )
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+
+    def grant_write_objects(self, grantee: iam.IGrantable, *keys: str) -> None:
+        """Read and overwrite exactly these keys."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject", "s3:PutObject"],
+            resource_arns=[self.bucket.arn_for_objects(key) for key in keys],
+        )
+
+    def grant_read_table(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(TABLE_READ_ACTIONS),
+            resource_arns=[
+                self.table.table_arn,
+                f"{self.table.table_arn}/index/{table.PUBLISHED_INDEX}",
+            ],
+        )
+
+    def grant_write_table(self, grantee: iam.IGrantable, *, partition_key_prefix: str | None = None) -> None:
+        """Write items; with `partition_key_prefix`, only items whose partition key starts with it."""
+        conditions = (
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{partition_key_prefix}*"]}}
+            if partition_key_prefix
+            else None
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(TABLE_WRITE_ACTIONS),
+            resource_arns=[self.table.table_arn],
+            conditions=conditions,
+        )

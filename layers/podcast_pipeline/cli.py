@@ -1,0 +1,297 @@
+"""The `podcast-pipeline` command: check and fix one post against its MP3 on a laptop.
+
+Exit codes are a stable interface: 0 verified (warnings allowed), 1 verification failed, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from podcast_pipeline.audio import AudioFacts, measure
+from podcast_pipeline.config import ConfigError, SiteConfig, load_config
+from podcast_pipeline.durations import format_duration
+from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.posts import Post, parse_post, post_identity, rewrite_fields
+from podcast_pipeline.problems import Code, Problem, ProblemError, error
+from podcast_pipeline.verify import audio_key_of, decide
+
+EXIT_VERIFIED = 0
+EXIT_FAILED = 1
+EXIT_UNUSABLE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class Unusable(Exception):
+    """Input the command cannot work with; `episode` is what is known about it, for the report."""
+
+    def __init__(self, episode: Episode) -> None:
+        super().__init__(episode.problems[-1].message)
+        self.episode = episode
+
+
+@dataclass(frozen=True)
+class Inputs:
+    config: SiteConfig
+    path: Path
+    text: str  # the post as written (BOM and line endings included)
+    post: Post
+    audio: AudioFacts | None
+    audio_path: Path | None  # where the audio was looked for
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="podcast-pipeline", description="Verify podcast episode posts against their MP3 files."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="verify a post's mp3_bytes/mp3_duration against its MP3")
+    check.add_argument("post", type=Path, metavar="POST.md")
+    check.add_argument(
+        "--audio", type=Path, metavar="FILE.mp3", help="default: the config's audio key in the site"
+    )
+    check.add_argument(
+        "--config", type=Path, metavar="FILE", help="site configuration (default: the sample show)"
+    )
+    check.add_argument("--json", action="store_true", help="print the episode as one JSON object")
+    check.set_defaults(run=run_check)
+
+    fix = commands.add_parser(
+        "fix", help="rewrite a post's mp3_bytes/mp3_duration lines to the measured values"
+    )
+    fix.add_argument("post", type=Path, metavar="POST.md")
+    fix.add_argument(
+        "--audio", type=Path, metavar="FILE.mp3", help="default: the config's audio key in the site"
+    )
+    fix.add_argument(
+        "--config", type=Path, metavar="FILE", help="site configuration (default: the sample show)"
+    )
+    fix.add_argument(
+        "--dry-run", action="store_true", help="print the change as a unified diff, write nothing"
+    )
+    fix.set_defaults(run=run_fix)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse has already explained
+        return exit_.code if isinstance(exit_.code, int) else EXIT_UNUSABLE
+    command: Command = args.run
+    return command(args)
+
+
+# -- check -------------------------------------------------------------------------------------------
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        inputs = _load(args.post, args.audio, args.config)
+    except Unusable as unusable:
+        _report(unusable.episode, as_json=args.json)
+        return EXIT_UNUSABLE
+    episode = decide(inputs.post, inputs.audio, inputs.config)
+    if episode.state is State.AWAITING_AUDIO:
+        looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
+        needed = error(Code.AUDIO_MISSING, f"the post has mp3_* fields: pass --audio FILE.mp3{looked}")
+        _report(replace(episode, problems=(*episode.problems, needed)), as_json=args.json)
+        return EXIT_UNUSABLE
+    _report(episode, as_json=args.json)
+    return EXIT_FAILED if episode.state is State.FAILED else EXIT_VERIFIED
+
+
+# -- fix ---------------------------------------------------------------------------------------------
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False)
+    try:
+        inputs = _load(args.post, args.audio, args.config)
+        if inputs.audio is None:
+            looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
+            err.print(Text(f"{args.post}: pass --audio FILE.mp3 to measure{looked}"))
+            return EXIT_UNUSABLE
+        values = {
+            "mp3_bytes": str(inputs.audio.bytes),
+            "mp3_duration": format_duration(int(inputs.audio.duration_seconds)),
+        }
+        fixed = rewrite_fields(inputs.text, values)
+    except Unusable as unusable:
+        _print_problems(err, unusable.episode.problems)
+        return EXIT_UNUSABLE
+    except ProblemError as problem:
+        _print_problems(err, (problem.problem,))
+        return EXIT_UNUSABLE
+    out = Console(highlight=False)
+    if fixed == inputs.text:
+        out.print(Text(f"{args.post}: already right"))
+        return EXIT_VERIFIED
+    if args.dry_run:
+        diff = difflib.unified_diff(
+            inputs.text.splitlines(keepends=True),
+            fixed.splitlines(keepends=True),
+            fromfile=str(args.post),
+            tofile=str(args.post),
+        )
+        sys.stdout.write("".join(diff))
+        return EXIT_VERIFIED
+    try:
+        _replace_file(inputs.path, fixed.encode("utf-8"))
+    except OSError as problem:
+        err.print(Text(f"{args.post}: cannot write: {problem.strerror}"))
+        return EXIT_UNUSABLE
+    written = ", ".join(f"{name}: {json.dumps(value)}" for name, value in values.items())
+    out.print(Text(f"{args.post}: wrote {written}"))
+    return EXIT_VERIFIED
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write all or nothing: a crash mid-write must not leave half a post."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).chmod(path.stat().st_mode & 0o7777)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+
+def _load(post_path: Path, audio_path: Path | None, config_path: Path | None) -> Inputs:
+    """Config, post and measured audio; Unusable with what is known when any of them cannot be used."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as problem:
+        raise _unusable(post_path, None, None, error(Code.INVALID_CONFIG, str(problem))) from problem
+    key, site_root = post_location(post_path, config.posts_prefix)
+    try:
+        data = post_path.read_bytes()
+    except OSError as problem:
+        missing = error(Code.POST_MISSING, f"cannot read {post_path}: {problem.strerror}")
+        raise _unusable(post_path, config, None, missing) from problem
+    try:
+        post = parse_post(key, data, posts_prefix=config.posts_prefix)
+    except ProblemError as problem:
+        raise _unusable(post_path, config, None, problem.problem) from problem
+    if audio_path is None:
+        audio_path = _default_audio_path(post, config, site_root)
+        if audio_path is not None and not audio_path.is_file():
+            return Inputs(config, post_path, data.decode("utf-8"), post, None, audio_path)
+    audio = _measure(audio_path, post, config) if audio_path is not None else None
+    return Inputs(config, post_path, data.decode("utf-8"), post, audio, audio_path)
+
+
+def _measure(path: Path, post: Post, config: SiteConfig) -> AudioFacts:
+    try:
+        with path.open("rb") as reader:
+            return measure(reader, key=str(path))
+    except OSError as problem:
+        missing = error(Code.AUDIO_MISSING, f"cannot read {path}: {problem.strerror}", key=str(path))
+        raise _unusable(path, config, post, missing) from problem
+    except ProblemError as problem:
+        raise _unusable(path, config, post, problem.problem) from problem
+
+
+def _unusable(post_path: Path, config: SiteConfig | None, post: Post | None, problem: Problem) -> Unusable:
+    """What is known of the episode, failed with `problem` (no config: the default layout's key)."""
+    if post is not None and config is not None:
+        episode = decide(post, None, config)
+        return Unusable(replace(episode, state=State.FAILED, problems=(*episode.problems, problem)))
+    layout = config or SiteConfig(site={})
+    key, _ = post_location(post_path, layout.posts_prefix)
+    identity = post_identity(key, layout)
+    return Unusable(
+        Episode(
+            id=identity.id,
+            category=identity.category,
+            slug=identity.slug,
+            date=identity.date,
+            state=State.FAILED,
+            number=identity.number,
+            problems=(problem,),
+        )
+    )
+
+
+def post_location(path: Path, posts_prefix: str) -> tuple[str, Path | None]:
+    """The bucket key a post file would have, and its site root (the folder that holds the posts folder).
+
+    A post outside any posts folder is treated as one directly under it (its category then comes from the
+    front-matter).
+    """
+    prefix = PurePosixPath(posts_prefix).parts
+    parts = path.absolute().parts
+    for start in range(len(parts) - len(prefix) - 1, 0, -1):
+        if prefix and parts[start : start + len(prefix)] == prefix:
+            return "/".join(parts[start:]), Path(*parts[:start])
+    return posts_prefix + path.name, None
+
+
+def _default_audio_path(post: Post, config: SiteConfig, site_root: Path | None) -> Path | None:
+    key = audio_key_of(post, config)
+    return site_root / key if key is not None and site_root is not None else None
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+
+def _report(episode: Episode, *, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(episode.summary(), indent=2, ensure_ascii=False) + "\n")
+        return
+    console = Console(highlight=False)
+    number = f"  #{episode.number}" if episode.number is not None else ""
+    console.print(Text.assemble((episode.id, "bold"), number, "  ", episode.title or "(no title)"))
+    if episode.claimed.get("mp3_bytes") is not None or episode.claimed.get("mp3_duration") is not None:
+        console.print(_claims_table(episode))
+    _print_problems(console, episode.problems)
+    verdict = {
+        State.PUBLISHED: ("verified", "green"),
+        State.FAILED: ("verification failed", "red"),
+    }.get(episode.state, (episode.state.value.replace("_", " "), "yellow"))
+    console.print(Text(verdict[0], style=f"bold {verdict[1]}"))
+
+
+def _claims_table(episode: Episode) -> Table:
+    table = Table(show_edge=False)
+    table.add_column("field")
+    table.add_column("claimed")
+    table.add_column("measured")
+    measured = episode.measured or {}
+    seconds = measured.get("duration_seconds")
+    duration = f"{format_duration(int(seconds))} ({seconds:.2f} s)" if seconds is not None else "-"
+    size = str(measured["bytes"]) if "bytes" in measured else "-"
+    for name, truth in (("mp3_bytes", size), ("mp3_duration", duration)):
+        table.add_row(name, Text(str(episode.claimed.get(name) or "-")), truth)
+    return table
+
+
+def _print_problems(console: Console, problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        style = "red" if problem.is_error else "yellow"
+        console.print(
+            Text.assemble(
+                (f"{problem.severity.value:<8}", style), (f"{problem.code.value}  ", "bold"), problem.message
+            )
+        )
+        for name, value in (problem.fix or {}).items():
+            console.print(Text(f"    fix  {name}: {json.dumps(value)}", style="green"))

@@ -1,0 +1,1 @@
+"""The podcast feed: RSS rendering, show notes, feed diffs and the rebuild service."""

@@ -1,0 +1,42 @@
+"""FeedObjects on S3, through a client the caller builds (this module imports no boto3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class S3FeedObjects:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read()
+
+    def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control
+        )
+
+    def read_includes(self, prefix: str) -> dict[str, str]:
+        """Every object under `prefix`, named by the rest of its key; undecodable ones are left out."""
+        includes: dict[str, str] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            for summary in page.get("Contents", []):
+                key = summary["Key"]
+                name = key[len(prefix) :]
+                data = self.read(key)
+                if not name or name.endswith("/") or data is None:
+                    continue
+                try:
+                    includes[name] = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+        return includes

@@ -1,0 +1,257 @@
+"""Ingest: one S3 object change in, the episode's new state and its events out.
+
+The state of an episode is a function of the latest version of each of its sources (post and MP3),
+never of arrival order: each change is recorded as its source's latest version (older ones are
+ignored), then the episode is decided again from whatever the store holds now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from podcast_pipeline.audio import AudioFacts
+from podcast_pipeline.config import SiteConfig
+from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.posts import Post, parse_post, post_identity
+from podcast_pipeline.problems import Code, Problem, ProblemError, error
+from podcast_pipeline.routes import DetailType
+from podcast_pipeline.s3_events import ObjectChange
+from podcast_pipeline.store import SourceRecord, StoredEpisode
+
+MAX_DECIDE_ATTEMPTS = 8  # concurrent writers of one episode are rare; each conflict means progress elsewhere
+
+
+class ObjectReader(Protocol):
+    def read_post(self, ref: SourceRef) -> bytes: ...
+
+    def probe_audio(self, ref: SourceRef) -> AudioFacts: ...
+
+
+class Store(Protocol):
+    def record_source(self, record: SourceRecord) -> bool: ...
+    def get_source(self, key: str) -> SourceRecord | None: ...
+    def link_audio(self, audio_key: str, post_key: str) -> None: ...
+    def unlink_audio(self, audio_key: str, post_key: str) -> None: ...
+    def posts_of_audio(self, audio_key: str) -> list[str]: ...
+    def get_episode(self, episode_id: str) -> StoredEpisode | None: ...
+    def save_episode(
+        self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
+    ) -> int | None: ...
+    def clear_outbox(self, episode_id: str, revision: int) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None: ...
+
+
+class Kind(StrEnum):
+    POST = "post"
+    AUDIO = "audio"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one change did, for logs, metrics and the local report."""
+
+    key: str
+    kind: Kind
+    stale: bool = False  # an older version than the one already recorded: ignored
+    episodes: tuple[Episode, ...] = ()
+    events: tuple[str, ...] = ()  # detail-types emitted
+    bytes_read: int = 0
+
+
+class IngestConflict(RuntimeError):
+    """The episode kept changing under us; the record is retried by SQS."""
+
+
+def classify(key: str, config: SiteConfig) -> Kind:
+    lowered = key.lower()
+    if key.startswith(config.posts_prefix) and lowered.endswith((".md", ".markdown")):
+        return Kind.POST
+    if lowered.endswith(".mp3"):
+        return Kind.AUDIO
+    return Kind.OTHER
+
+
+def transition_events(previous: Episode | None, current: Episode) -> list[DetailType]:
+    """The events a change of episode announces; nothing when nothing a subscriber sees has changed."""
+    before = previous.state if previous else None
+    events: list[DetailType] = []
+    if current.state is State.PUBLISHED:
+        first = before is not State.PUBLISHED
+        return [DetailType.EPISODE_PUBLISHED if first else DetailType.EPISODE_UPDATED]
+    if before is State.PUBLISHED:
+        events.append(DetailType.EPISODE_UNPUBLISHED)
+    if current.state is State.FAILED:
+        events.append(DetailType.EPISODE_VERIFICATION_FAILED)
+    return events
+
+
+class Ingest:
+    def __init__(self, config: SiteConfig, store: Store, objects: ObjectReader, bus: Publisher) -> None:
+        self._config = config
+        self._store = store
+        self._objects = objects
+        self._bus = bus
+
+    def handle(self, change: ObjectChange) -> Outcome:
+        kind = classify(change.key, self._config)
+        if kind is Kind.OTHER:
+            return Outcome(change.key, kind)
+        if kind is Kind.POST:
+            return self._post_changed(change)
+        return self._audio_changed(change)
+
+    # -- a post changed --------------------------------------------------------------------------
+
+    def _post_changed(self, change: ObjectChange) -> Outcome:
+        post: Post | ProblemError | None = None
+        if change.deleted:
+            # The key alone cannot name the episode of a post whose category came from its front-matter.
+            known = self._store.get_source(change.key)
+            episode_id = known.episode_id if known else None
+        else:
+            post = self._read_post(change.ref)
+            episode_id = self._episode_id(change.key, post, None)
+        problem = post.problem.to_dict() if isinstance(post, ProblemError) else None
+        record = SourceRecord(
+            change.ref, Kind.POST.value, deleted=change.deleted, problem=problem, episode_id=episode_id
+        )
+        if not self._store.record_source(record):
+            return Outcome(change.key, Kind.POST, stale=True)
+        episode, events = self._settle(change.key, post)
+        return Outcome(change.key, Kind.POST, episodes=(episode,) if episode else (), events=tuple(events))
+
+    def _read_post(self, ref: SourceRef) -> Post | ProblemError:
+        try:
+            return parse_post(ref.key, self._objects.read_post(ref), posts_prefix=self._config.posts_prefix)
+        except ProblemError as err:
+            return err
+
+    # -- an MP3 changed --------------------------------------------------------------------------
+
+    def _audio_changed(self, change: ObjectChange) -> Outcome:
+        facts: AudioFacts | None = None
+        problem: dict[str, Any] | None = None
+        if not change.deleted:
+            try:
+                facts = self._objects.probe_audio(change.ref)
+            except ProblemError as err:
+                problem = err.problem.to_dict()
+        record = SourceRecord(
+            change.ref,
+            Kind.AUDIO.value,
+            deleted=change.deleted,
+            facts=facts.to_dict() if facts else None,
+            problem=problem,
+        )
+        if not self._store.record_source(record):
+            return Outcome(change.key, Kind.AUDIO, stale=True)
+        episodes: list[Episode] = []
+        events: list[str] = []
+        for post_key in self._store.posts_of_audio(change.key):
+            episode, emitted = self._settle(post_key, None)
+            if episode:
+                episodes.append(episode)
+            events.extend(emitted)
+        read = facts.bytes_read if facts else 0
+        return Outcome(
+            change.key, Kind.AUDIO, episodes=tuple(episodes), events=tuple(events), bytes_read=read
+        )
+
+    # -- deciding an episode from its sources ----------------------------------------------------
+
+    def _settle(self, post_key: str, parsed: Post | ProblemError | None) -> tuple[Episode | None, list[str]]:
+        """Decide the episode of `post_key` from the stored sources, write it, send its events."""
+        for _ in range(MAX_DECIDE_ATTEMPTS):
+            source = self._store.get_source(post_key)
+            if source is None:
+                return None, []
+            if parsed is None or (not isinstance(parsed, ProblemError) and parsed.key != post_key):
+                parsed = None if source.deleted else self._read_post(source.ref)
+            stored = self._store.get_episode(self._episode_id(post_key, parsed, source))
+            previous = stored.episode if stored else None
+            episode = self._decide(source, parsed, previous)
+            if episode is None:
+                return None, []
+            if previous is not None and previous.to_dict() == episode.to_dict():
+                self._flush(stored)  # a redelivery may find events that a crash left unsent
+                return episode, []
+            detail_types = transition_events(previous, episode)
+            new_events = [{"detail_type": t.value, "detail": episode.event_detail()} for t in detail_types]
+            outbox = (stored.outbox if stored else []) + new_events
+            revision = self._store.save_episode(episode, stored.revision if stored else 0, outbox)
+            if revision is None:
+                parsed = None  # someone else wrote first: read everything again
+                continue
+            self._flush(StoredEpisode(episode, revision, outbox))
+            return episode, [t.value for t in detail_types]
+        raise IngestConflict(f"episode of {post_key} kept changing during {MAX_DECIDE_ATTEMPTS} attempts")
+
+    def _episode_id(
+        self, post_key: str, post: Post | ProblemError | None, source: SourceRecord | None
+    ) -> str:
+        if isinstance(post, Post):
+            return post.episode_id
+        if source is not None and source.episode_id:
+            return source.episode_id
+        return post_identity(post_key, self._config).id
+
+    def _decide(
+        self, source: SourceRecord, post: Post | ProblemError | None, previous: Episode | None
+    ) -> Episode | None:
+        if source.deleted or post is None:
+            if previous is None:
+                return None
+            return replace(previous, state=State.UNPUBLISHED, post=source.ref)
+        if isinstance(post, ProblemError):
+            identity = post_identity(source.ref.key, self._config)
+            return Episode(
+                id=identity.id,
+                category=identity.category,
+                slug=identity.slug,
+                date=identity.date,
+                number=identity.number,
+                state=State.FAILED,
+                problems=(replace(post.problem, key=source.ref.key),),
+                post=source.ref,
+            )
+        from podcast_pipeline.verify import audio_key_of, decide
+
+        audio_key = audio_key_of(post, self._config)
+        if audio_key is None:
+            return decide(post, None, self._config, post_ref=source.ref)
+        # Link before reading the audio source: of two concurrent writers (post, MP3), at least one sees both.
+        self._link(post, audio_key, previous)
+        audio = self._store.get_source(audio_key)
+        if audio is None:
+            return decide(post, None, self._config, post_ref=source.ref)
+        if audio.deleted:
+            was_published = previous is not None and previous.state is State.PUBLISHED
+            state = State.UNPUBLISHED if was_published else State.AWAITING_AUDIO
+            missing = error(Code.AUDIO_MISSING, f"the MP3 {audio_key} was deleted", key=audio_key)
+            episode = decide(post, None, self._config, post_ref=source.ref, audio_ref=audio.ref)
+            return replace(episode, state=state, problems=(*episode.problems, missing))
+        if audio.problem is not None:
+            episode = decide(post, None, self._config, post_ref=source.ref, audio_ref=audio.ref)
+            unusable = replace(Problem.from_dict(audio.problem), key=audio_key)
+            return replace(episode, state=State.FAILED, problems=(*episode.problems, unusable))
+        facts = AudioFacts(**audio.facts) if audio.facts else None
+        return decide(post, facts, self._config, post_ref=source.ref, audio_ref=audio.ref)
+
+    def _link(self, post: Post, audio_key: str, previous: Episode | None) -> None:
+        if previous and previous.audio_key and previous.audio_key != audio_key:
+            self._store.unlink_audio(previous.audio_key, post.key)
+        self._store.link_audio(audio_key, post.key)
+
+    def _flush(self, stored: StoredEpisode | None) -> None:
+        """Send the events in the episode's outbox, then clear it (a PublishError leaves them for a retry)."""
+        if not stored or not stored.outbox:
+            return
+        self._bus.publish_all([(event["detail_type"], event["detail"]) for event in stored.outbox])
+        self._store.clear_outbox(stored.episode.id, stored.revision)

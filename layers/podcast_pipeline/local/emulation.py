@@ -1,0 +1,270 @@
+"""The AWS resources of the stack, created on moto's server from the shared definitions.
+
+The CDK stack and this module read the same `routes` and `table` definitions, so a wrong pattern or key
+schema is wrong here too. Resource names are derived in one place (`Names`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from podcast_pipeline import table
+from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, Bus, Route
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sns.client import SNSClient
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+# Dummy credentials: the emulation accepts anything, and real ones must never reach a loopback server.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+STACK_NAME = "podcast-pipeline"
+# Lambda's SQS poller hides a batch for the queue's visibility timeout; locally a failed batch is made
+# visible again at once, so this only has to outlast one handler call.
+VISIBILITY_TIMEOUT_SECONDS = 300
+AUDIT = "audit"  # the extra queue that records every event on the custom bus, for the report
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every resource name, derived from one prefix (unique per emulation when several share a server)."""
+
+    prefix: str = STACK_NAME
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.prefix}-content"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-episodes"
+
+    @property
+    def event_bus(self) -> str:
+        return self.prefix
+
+    @property
+    def topic(self) -> str:
+        return f"{self.prefix}-notify"
+
+    def queue(self, function: str) -> str:
+        return f"{self.prefix}-{function}"
+
+    def dead_letter_queue(self, function: str) -> str:
+        return f"{self.prefix}-{function}-dlq"
+
+    def rule(self, function: str) -> str:
+        return f"{self.prefix}-{function}"
+
+
+@dataclass(frozen=True)
+class Queues:
+    url: str
+    arn: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class Emulation:
+    endpoint_url: str
+    names: Names
+    queues: Mapping[str, Queues]  # by route function name
+    audit_queue_url: str
+    topic_arn: str
+    s3: S3Client
+    dynamodb: DynamoDBClient
+    events: EventBridgeClient
+    sqs: SQSClient
+    sns: SNSClient
+
+    @property
+    def bucket(self) -> str:
+        return self.names.bucket
+
+    def handler_env(self) -> dict[str, str]:
+        """What the functions read from their environment (besides the config path and the Slack URL)."""
+        return {
+            **AWS_ENV,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "BUCKET_NAME": self.names.bucket,
+            "TABLE_NAME": self.names.table,
+            "EVENT_BUS_NAME": self.names.event_bus,
+            "NOTIFY_TOPIC_ARN": self.topic_arn,
+        }
+
+
+def set_aws_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Dummy credentials and region, so no boto3 client ever signs with real ones."""
+    environ.update(AWS_ENV)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        environ.pop(name, None)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port; yields its endpoint URL."""
+    # werkzeug logs every request to stderr; the local runner has its own progress display.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _client(service: str, endpoint_url: str) -> Any:
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=AWS_ENV["AWS_SESSION_TOKEN"],
+    )
+
+
+def _create_table(dynamodb: DynamoDBClient, name: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"}
+            for attribute in (
+                table.PARTITION_KEY,
+                table.SORT_KEY,
+                table.PUBLISHED_PARTITION_KEY,
+                table.PUBLISHED_SORT_KEY,
+            )
+        ],
+        KeySchema=[
+            {"AttributeName": table.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": table.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": table.PUBLISHED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": table.PUBLISHED_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": table.PUBLISHED_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.TTL_ATTRIBUTE}
+    )
+
+
+def _create_queue(
+    sqs: SQSClient, name: str, attributes: Mapping[QueueAttributeNameType, str]
+) -> tuple[str, str]:
+    """Create a queue; returns its URL and ARN."""
+    url = sqs.create_queue(QueueName=name, Attributes=dict(attributes))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _create_route_queues(sqs: SQSClient, names: Names, route: Route) -> Queues:
+    dlq_url, dlq_arn = _create_queue(sqs, names.dead_letter_queue(route.function), {})
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": route.max_receive_count}
+    url, arn = _create_queue(
+        sqs,
+        names.queue(route.function),
+        {"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "RedrivePolicy": json.dumps(redrive)},
+    )
+    return Queues(url=url, arn=arn, dlq_url=dlq_url)
+
+
+def _route_to_queue(
+    events: EventBridgeClient, *, rule: str, bus: str, pattern: Mapping[str, Any], queue_arn: str
+) -> None:
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+
+def _bus_name(route: Route, names: Names) -> str:
+    return "default" if route.bus is Bus.DEFAULT else names.event_bus
+
+
+def create_resources(endpoint_url: str, names: Names) -> Emulation:
+    """Create the stack's bucket, table, bus, queues, rules and topic on the emulation at `endpoint_url`."""
+    s3: S3Client = _client("s3", endpoint_url)
+    dynamodb: DynamoDBClient = _client("dynamodb", endpoint_url)
+    events: EventBridgeClient = _client("events", endpoint_url)
+    sqs: SQSClient = _client("sqs", endpoint_url)
+    sns: SNSClient = _client("sns", endpoint_url)
+
+    s3.create_bucket(Bucket=names.bucket)
+    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=names.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    _create_table(dynamodb, names.table)
+    events.create_event_bus(Name=names.event_bus)
+
+    queues: dict[str, Queues] = {}
+    for route in ROUTES:
+        queues[route.function] = _create_route_queues(sqs, names, route)
+        _route_to_queue(
+            events,
+            rule=names.rule(route.function),
+            bus=_bus_name(route, names),
+            pattern=route.pattern(names.bucket),
+            queue_arn=queues[route.function].arn,
+        )
+    audit_url, audit_arn = _create_queue(sqs, names.queue(AUDIT), {})
+    _route_to_queue(
+        events, rule=names.rule(AUDIT), bus=names.event_bus, pattern={"source": [EVENT_SOURCE]}, queue_arn=audit_arn
+    )
+    topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
+    return Emulation(
+        endpoint_url=endpoint_url,
+        names=names,
+        queues=queues,
+        audit_queue_url=audit_url,
+        topic_arn=topic_arn,
+        s3=s3,
+        dynamodb=dynamodb,
+        events=events,
+        sqs=sqs,
+        sns=sns,
+    )
+
+
+def unique_names() -> Names:
+    """Names no other emulation on the same server uses (S3 routes by bucket name across all rules)."""
+    return Names(f"{STACK_NAME}-{uuid.uuid4().hex[:8]}")
+
+
+@contextmanager
+def emulation(endpoint_url: str | None = None, names: Names | None = None) -> Iterator[Emulation]:
+    """The stack on a fresh moto server, or on the server at `endpoint_url` (then with unique names)."""
+    if endpoint_url is not None:
+        yield create_resources(endpoint_url, names or unique_names())
+        return
+    with moto_server() as started:
+        yield create_resources(started, names or Names())

@@ -1,0 +1,128 @@
+"""report.json of `local run` (DESIGN.md): episodes, events, feeds, notifications, dead letters, stats."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.local.poller import Poller, receive_all
+from podcast_pipeline.routes import ROUTES, DetailType
+from podcast_pipeline.store import EpisodeStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from podcast_pipeline.local.emulation import Emulation
+    from podcast_pipeline.store import SourceRecord
+
+REPORT_NAME = "report.json"
+
+
+def episode_entry(episode: Episode) -> dict[str, Any]:
+    detail = episode.event_detail()
+    return {**episode.summary(), "permalink": episode.permalink, "audio": detail["audio"]}
+
+
+def awaiting_post_entry(source: SourceRecord) -> dict[str, Any]:
+    """An MP3 no post names yet: listed like an episode, with only what the audio tells."""
+    return {
+        "id": None,
+        "category": None,
+        "number": None,
+        "slug": None,
+        "title": None,
+        "date": None,
+        "state": State.AWAITING_POST.value,
+        "claimed": {},
+        "measured": source.facts,
+        "problems": [source.problem] if source.problem else [],
+        "permalink": None,
+        "audio": {"key": source.ref.key, "url": None, "bytes": source.ref.size, "duration_seconds": None},
+    }
+
+
+def event_entry(message: MessageTypeDef) -> dict[str, Any]:
+    event = json.loads(message["Body"])
+    return {"detail-type": event.get("detail-type"), "time": event.get("time"), "detail": event.get("detail")}
+
+
+def _body(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def dead_letter_entry(function: str, message: MessageTypeDef, reasons: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "queue": function,
+        "message_id": message["MessageId"],
+        "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
+        "reason": reasons.get(message["MessageId"]),
+        "body": _body(message["Body"]),
+    }
+
+
+def collect_episodes(emulation: Emulation) -> list[dict[str, Any]]:
+    store = EpisodeStore(emulation.dynamodb, emulation.names.table)
+    episodes = sorted(store.all_episodes(), key=lambda e: (e.category, e.date, e.id))
+    waiting = sorted(store.unlinked_audio(), key=lambda s: s.ref.key)
+    return [episode_entry(e) for e in episodes] + [awaiting_post_entry(s) for s in waiting]
+
+
+def build_report(
+    *,
+    episodes: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    feeds: Mapping[str, str],
+    notifications: list[dict[str, Any]],
+    dead_letters: list[dict[str, Any]],
+    poller: Poller,
+    uploads: int,
+    duration_seconds: float,
+) -> dict[str, Any]:
+    feed_updates = Counter(
+        str((e["detail"] or {}).get("category")) for e in events if e["detail-type"] == DetailType.FEED_UPDATED
+    )
+    return {
+        "episodes": episodes,
+        "events": events,
+        "feeds": dict(feeds),
+        "notifications": notifications,
+        "dead_letters": dead_letters,
+        "stats": {
+            "uploads": uploads,
+            "functions": {name: stats.to_dict() for name, stats in poller.stats.items()},
+            # A feed is written (and announced) only when its bytes change.
+            "feed_updates": dict(sorted(feed_updates.items())),
+            "states": dict(sorted(Counter(e["state"] for e in episodes).items())),
+            "duration_seconds": round(duration_seconds, 3),
+        },
+    }
+
+
+def dead_letters(emulation: Emulation, poller: Poller) -> list[dict[str, Any]]:
+    return [
+        dead_letter_entry(route.function, message, poller.failure_reasons)
+        for route in ROUTES
+        for message in receive_all(emulation.sqs, emulation.queues[route.function].dlq_url, delete=False)
+    ]
+
+
+def write_report(report: Mapping[str, Any], out_dir: Path) -> Path:
+    path = out_dir / REPORT_NAME
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def problems_of(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(episode id or audio key, problem) for every problem in the report's episodes."""
+    return [
+        (str(entry["id"] or (entry.get("audio") or {}).get("key")), problem)
+        for entry in entries
+        for problem in entry["problems"]
+    ]

@@ -1,0 +1,402 @@
+"""Jekyll-style episode posts: the object key gives category, date and slug; the front-matter the rest.
+
+Parsing is defensive because posts arrive from anyone with write access to the bucket: size is checked
+before anything is decoded, YAML is loaded with a safe loader that also bounds alias expansion and
+nesting, and every unusable input becomes a ProblemError with a specific code.
+
+Category: the folder under the posts prefix wins over the front-matter's `category:`, because an
+episode's id must follow from its object key alone (a delete event carries nothing else). The
+front-matter's category is used only for posts directly under the prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from podcast_pipeline.config import SiteConfig
+from podcast_pipeline.problems import Code, ProblemError, error
+
+MAX_POST_BYTES = 1024 * 1024
+CLAIM_FIELDS = ("mp3_bytes", "mp3_duration")
+AUDIO_KEY_FIELD = "mp3_key"
+# Far beyond any real front-matter, far below what hurts: bounds "billion laughs" alias expansion.
+MAX_EXPANDED_NODES = 100_000
+MAX_NESTING = 64
+
+_FILE_NAME = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})-(?P<slug>.+)\.md")
+_LEADING_NUMBER = re.compile(r"([0-9]+)(?:-|$)")
+_CATEGORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+@dataclass(frozen=True)
+class PostKey:
+    """What an object key says about its post."""
+
+    key: str
+    category: str | None  # the folder under the posts prefix, if any
+    date: dt.date
+    slug: str
+
+    @property
+    def number(self) -> int | None:
+        """A leading number in the slug is the episode number (`54-paparazzi-...` is 54)."""
+        match = _LEADING_NUMBER.match(self.slug)
+        return int(match[1]) if match else None
+
+
+@dataclass(frozen=True)
+class Post:
+    key: str
+    category: str
+    date: dt.date
+    slug: str
+    number: int | None
+    title: str | None
+    front_matter: dict[str, Any]  # JSON-safe: dates are ISO strings; mp3_* claims as written
+    body: str  # as written, Liquid included
+    claimed_bytes: str | None
+    claimed_duration: str | None
+    audio_key: str | None  # the front-matter's explicit `mp3_key`, if any
+
+    @property
+    def has_audio(self) -> bool:
+        return any(name.startswith("mp3_") for name in self.front_matter)
+
+    @property
+    def episode_id(self) -> str:
+        return f"{self.category}/{self.slug}"
+
+
+def parse_key(key: str, *, posts_prefix: str = "_posts/") -> PostKey:
+    """Split `<prefix>[<category>/]<YYYY-MM-DD>-<slug>.md`; ProblemError(BAD_KEY) if it is not one."""
+    expected = f"expected {posts_prefix}<category>/<YYYY-MM-DD>-<slug>.md"
+    if not key.startswith(posts_prefix):
+        raise _bad_key(key, f"post key {key!r} is not under {posts_prefix!r} ({expected})")
+    *folders, name = key[len(posts_prefix) :].split("/")
+    if len(folders) > 1 or (folders and not _CATEGORY.fullmatch(folders[0])):
+        raise _bad_key(key, f"post key {key!r} has folders {'/'.join(folders)!r}; {expected}")
+    match = _FILE_NAME.fullmatch(name)
+    if match is None:
+        raise _bad_key(key, f"post file name {name!r} is not <YYYY-MM-DD>-<slug>.md ({expected})")
+    try:
+        date = dt.date.fromisoformat(match["date"])
+    except ValueError as err:
+        raise _bad_key(key, f"post file name {name!r} has an invalid date {match['date']}: {err}") from err
+    return PostKey(key=key, category=folders[0] if folders else None, date=date, slug=match["slug"])
+
+
+@dataclass(frozen=True)
+class PostIdentity:
+    """The episode a post key stands for, known without reading the post (a deleted one included)."""
+
+    id: str
+    category: str
+    slug: str
+    date: str  # ISO date, "" when the key has none
+    number: int | None
+
+
+def post_identity(key: str, config: SiteConfig) -> PostIdentity:
+    """Best effort for any key: a key that parse_key rejects still names a stable episode id.
+
+    A post directly under the prefix takes its category from its front-matter, which the key does not
+    know: its identity here has category "".
+    """
+    try:
+        where = parse_key(key, posts_prefix=config.posts_prefix)
+    except ProblemError:
+        relative = key.removeprefix(config.posts_prefix)
+        folder, _, name = relative.rpartition("/")
+        slug = name.removesuffix(".md") or relative
+        return PostIdentity(id=f"{folder}/{slug}", category=folder, slug=slug, date="", number=None)
+    category = where.category or ""
+    return PostIdentity(
+        id=f"{category}/{where.slug}",
+        category=category,
+        slug=where.slug,
+        date=where.date.isoformat(),
+        number=where.number,
+    )
+
+
+def parse_post(key: str, data: bytes, *, posts_prefix: str = "_posts/") -> Post:
+    """Parse one post object; ProblemError for anything that cannot be used as a post."""
+    if len(data) > MAX_POST_BYTES:
+        raise ProblemError(
+            error(
+                Code.TOO_LARGE, f"post is {len(data)} bytes; posts may be at most {MAX_POST_BYTES}", key=key
+            )
+        )
+    where = parse_key(key, posts_prefix=posts_prefix)
+    text = _decode(key, data)
+    metadata, body = _split(key, text)
+    category = where.category or _category_from_front_matter(key, metadata)
+    explicit_audio_key = metadata.get(AUDIO_KEY_FIELD)
+    front_matter = {str(name): _json_safe(value) for name, value in metadata.items()}
+    return Post(
+        key=key,
+        category=category,
+        date=where.date,
+        slug=where.slug,
+        number=where.number,
+        title=_title(metadata.get("title")),
+        front_matter=front_matter,
+        body=body,
+        claimed_bytes=_claim(metadata.get("mp3_bytes")),
+        claimed_duration=_claim(metadata.get("mp3_duration")),
+        audio_key=str(explicit_audio_key).lstrip("/") if explicit_audio_key else None,
+    )
+
+
+def _bad_key(key: str, message: str) -> ProblemError:
+    return ProblemError(error(Code.BAD_KEY, message, key=key))
+
+
+def _bad_encoding(key: str, message: str) -> ProblemError:
+    return ProblemError(error(Code.BAD_ENCODING, message, key=key))
+
+
+def _invalid(key: str, message: str) -> ProblemError:
+    return ProblemError(error(Code.INVALID_FRONT_MATTER, message, key=key))
+
+
+def _decode(key: str, data: bytes) -> str:
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if data.startswith(bom):
+            raise _bad_encoding(key, f"post is {name} text; save it as UTF-8")
+    if b"\x00" in data:
+        raise _bad_encoding(key, f"post contains NUL bytes at offset {data.index(0)}: binary, not UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _bad_encoding(key, f"post is not UTF-8: byte {err.start} is {data[err.start]:#04x}") from err
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents whose aliases expand beyond MAX_EXPANDED_NODES, or nest too deep.
+
+    Constructing an alias bomb is cheap (PyYAML shares the anchored object); walking the result is
+    what explodes, so the expanded size of every node is tracked while composing.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded: dict[int, int] = {}
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            target = super().compose_node(parent, index)
+            if id(target) not in self._expanded:
+                raise yaml.YAMLError("an alias refers to a node that contains it")
+            return target
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise yaml.YAMLError(f"front-matter nests deeper than {MAX_NESTING} levels")
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if node is not None:
+            size = 1 + sum(self._expanded[id(child)] for child in _children(node))
+            if size > MAX_EXPANDED_NODES:
+                raise yaml.YAMLError(f"front-matter aliases expand to more than {MAX_EXPANDED_NODES} values")
+            self._expanded[id(node)] = size
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+class SafeYAMLHandler(YAMLHandler):
+    """python-frontmatter's YAML handler on the bounded safe loader; never constructs Python objects."""
+
+    def load(self, fm: str, **kwargs: object) -> dict[Any, Any]:
+        """The front-matter mapping, with the mp3_* claims as written (str, or None when empty).
+
+        Written text matters: PyYAML reads an unquoted `1:01:43` as the base-60 integer 3703.
+        """
+        loader = _FrontMatterLoader(fm)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return {}
+            if not isinstance(node, yaml.MappingNode):
+                shape = "list" if isinstance(node, yaml.SequenceNode) else "single value"
+                raise yaml.YAMLError(f"front-matter must be a mapping of names to values, not a {shape}")
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+        claims = {
+            name.value: _written(fm, value)
+            for name, value in node.value
+            if isinstance(name, yaml.ScalarNode) and name.value in CLAIM_FIELDS
+        }
+        return {**data, **claims}
+
+
+def _written(source: str, node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.ScalarNode):
+        return None if node.tag == _NULL_TAG else str(node.value)
+    return source[node.start_mark.index : node.end_mark.index]
+
+
+def _split(key: str, text: str) -> tuple[dict[Any, Any], str]:
+    handler = SafeYAMLHandler()
+    stripped = text.strip()
+    if not handler.detect(stripped):
+        raise ProblemError(
+            error(Code.NO_FRONT_MATTER, "post does not start with a `---` front-matter block", key=key)
+        )
+    try:
+        fm, body = handler.split(stripped)
+    except ValueError as err:
+        raise ProblemError(
+            error(
+                Code.NO_FRONT_MATTER,
+                "post opens a front-matter block with `---` but never closes it",
+                key=key,
+            )
+        ) from err
+    try:
+        metadata = handler.load(fm)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+        # ValueError: e.g. `date: 2020-13-45` passes the timestamp pattern, then fails datetime.date.
+        raise _invalid(key, f"front-matter is not valid YAML: {_one_line(err)}") from err
+    return metadata, body.strip()
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def _category_from_front_matter(key: str, metadata: Mapping[Any, Any]) -> str:
+    category = metadata.get("category")
+    if category is None and isinstance(metadata.get("categories"), list) and metadata["categories"]:
+        category = metadata["categories"][0]
+    if category is None:
+        raise _bad_key(key, f"post key {key!r} has no category folder and the front-matter no `category:`")
+    if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
+        raise _invalid(key, f"`category: {category}` is not a category name (letters, digits, _ . -)")
+    return category
+
+
+def _claim(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _title(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value).strip() or None
+
+
+def _json_safe(value: object) -> Any:
+    """YAML's extra types as JSON ones: Liquid's `page`, DynamoDB and events all take JSON."""
+    if isinstance(value, Mapping):
+        return {_json_key(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, set):
+        return sorted((_json_safe(item) for item in value), key=json.dumps)
+    if isinstance(value, dt.date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _json_key(key: object) -> str:
+    return key.isoformat() if isinstance(key, dt.date) else str(key)
+
+
+def rewrite_fields(text: str, values: Mapping[str, str]) -> str:
+    """Set top-level front-matter `values` by rewriting only their lines; every other byte stays.
+
+    A line keeps its quote style and trailing comment. A plain (unquoted) value that would contain a
+    colon is double-quoted instead, since YAML 1.1 readers (Jekyll's included) take `1:01:43` as a
+    base-60 number. A missing name is added right after the last rewritten line, else at the end of the
+    front-matter, with that line's line ending.
+    """
+    if not values:
+        return text
+    lines = re.split(r"(?<=\n)", text)
+    opening, closing = _front_matter_bounds(lines)
+    wanted = {re.escape(name) for name in values}
+    field_line = re.compile(
+        rf"(?P<name>{'|'.join(sorted(wanted))})(?P<sep>[ \t]*:[ \t]*)"
+        r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^#\r\n]*?)(?P<rest>[ \t]*(?:#[^\r\n]*)?\r?\n?)"""
+    )
+    out: list[str] = []
+    seen: set[str] = set()
+    insert_at, style = opening + 1, '"'
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = field_line.fullmatch(line) if opening < index < closing else None
+        index += 1
+        if match is None:
+            out.append(line)
+            continue
+        name, old = match["name"], match["value"]
+        style = old[0] if old[:1] in ("'", '"') else ""
+        out.append(f"{name}{match['sep']}{_quote(values[name], style)}{match['rest']}")
+        seen.add(name)
+        # an indented line after a top-level key continues that key's value
+        while (
+            index < closing and lines[index][:1] in (" ", "\t") and lines[index].strip()[:1] not in ("", "#")
+        ):
+            index += 1
+        insert_at = len(out)
+    missing = [name for name in values if name not in seen]
+    if missing:
+        if not seen:
+            insert_at, style = closing, '"'  # nothing was rewritten: `out` still lines up with `lines`
+        neighbour = out[insert_at - 1]
+        ending = "\r\n" if neighbour.endswith("\r\n") else "\n"
+        out[insert_at:insert_at] = [f"{name}: {_quote(values[name], style)}{ending}" for name in missing]
+    return "".join(out)
+
+
+def _front_matter_bounds(lines: list[str]) -> tuple[int, int]:
+    """Indexes of the opening and closing `---` lines (the same boundaries python-frontmatter uses)."""
+    boundary = re.compile(r"\ufeff?-{3,}[ \t]*\r?\n?")
+    opening = next((i for i, line in enumerate(lines) if line.strip("\ufeff \t\r\n")), None)
+    if opening is None or not boundary.fullmatch(lines[opening]):
+        raise ProblemError(error(Code.NO_FRONT_MATTER, "post does not start with a `---` front-matter block"))
+    closing = next((i for i in range(opening + 1, len(lines)) if boundary.fullmatch(lines[i])), None)
+    if closing is None:
+        raise ProblemError(
+            error(Code.NO_FRONT_MATTER, "post opens a front-matter block with `---` but never closes it")
+        )
+    return opening, closing
+
+
+def _quote(value: str, style: str) -> str:
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"' or ":" in value or not value:
+        return json.dumps(value, ensure_ascii=False)
+    return value

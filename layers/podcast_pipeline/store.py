@@ -1,0 +1,268 @@
+"""The episode store: one DynamoDB table holding sources, audio links, episodes and leases.
+
+Items (pk / sk):
+- `SOURCE#<key>` / `SOURCE`: the latest version of one S3 object (post or audio) and what was learnt from it.
+- `AUDIO#<audio key>` / `POST#<post key>`: this post names this MP3 (so an MP3 upload finds its posts).
+- `EPISODE#<id>` / `EPISODE`: the episode aggregate, its revision and the events not yet sent (outbox).
+  Published episodes also carry `feed_pk`/`feed_sk`, the keys of the sparse `published` index.
+- `LEASE#<name>` / `LEASE`: a short exclusive lease (one feed rebuild at a time).
+
+Writes are conditional: a source only moves forward in S3 `sequencer` order, and an episode only on the
+revision it was computed from, so repeated or concurrent deliveries can never move state backwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.table import (
+    PARTITION_KEY,
+    PUBLISHED_INDEX,
+    PUBLISHED_PARTITION_KEY,
+    PUBLISHED_SORT_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+AttributeMap = dict[str, Any]
+
+SOURCE = "SOURCE"
+EPISODE = "EPISODE"
+LEASE = "LEASE"
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What the store keeps of one S3 object: its latest version and the facts or problem read from it."""
+
+    ref: SourceRef
+    kind: str  # "post" | "audio"
+    deleted: bool = False
+    facts: dict[str, Any] | None = None  # audio: the measured facts
+    problem: dict[str, Any] | None = None  # the object is unusable (Problem.to_dict())
+    episode_id: str | None = None  # posts: the episode they stand for (kept when the post is deleted)
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    episode: Episode
+    revision: int
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _s(value: str) -> AttributeMap:
+    return {"S": value}
+
+
+def _key(pk: str, sk: str) -> AttributeMap:
+    return {PARTITION_KEY: _s(pk), SORT_KEY: _s(sk)}
+
+
+def _compress(text: str) -> bytes:
+    # Show notes can be long; compressed they stay far below DynamoDB's 400 KB item limit.
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+class EpisodeStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # -- sources ---------------------------------------------------------------------------------
+
+    def record_source(self, record: SourceRecord) -> bool:
+        """Store the latest version of an object; False when a newer one (higher sequencer) is already stored.
+
+        An equal sequencer is the same S3 event delivered again: it is accepted, so a retry after a crash
+        completes the work the first delivery started.
+        """
+        item: AttributeMap = {
+            **_key(f"SOURCE#{record.ref.key}", SOURCE),
+            "kind": _s(record.kind),
+            "ref": _s(json.dumps(record.ref.to_dict())),
+            "deleted": {"BOOL": record.deleted},
+        }
+        if record.ref.sequencer:
+            item["sequencer"] = _s(record.ref.sequencer)
+        if record.facts is not None:
+            item["facts"] = _s(json.dumps(record.facts))
+        if record.problem is not None:
+            item["problem"] = _s(json.dumps(record.problem))
+        if record.episode_id is not None:
+            item["episode_id"] = _s(record.episode_id)
+        condition: dict[str, Any] = {}
+        if record.ref.sequencer:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(sequencer) OR sequencer <= :seq",
+                "ExpressionAttributeValues": {":seq": _s(record.ref.sequencer)},
+            }
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def get_source(self, key: str) -> SourceRecord | None:
+        item = self._get(f"SOURCE#{key}", SOURCE)
+        if item is None:
+            return None
+        return SourceRecord(
+            ref=SourceRef.from_dict(json.loads(item["ref"]["S"])),
+            kind=item["kind"]["S"],
+            deleted=item["deleted"]["BOOL"],
+            facts=json.loads(item["facts"]["S"]) if "facts" in item else None,
+            problem=json.loads(item["problem"]["S"]) if "problem" in item else None,
+            episode_id=item["episode_id"]["S"] if "episode_id" in item else None,
+        )
+
+    # -- audio links -----------------------------------------------------------------------------
+
+    def link_audio(self, audio_key: str, post_key: str) -> None:
+        self._client.put_item(TableName=self._table, Item=_key(f"AUDIO#{audio_key}", f"POST#{post_key}"))
+
+    def unlink_audio(self, audio_key: str, post_key: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=_key(f"AUDIO#{audio_key}", f"POST#{post_key}"))
+
+    def posts_of_audio(self, audio_key: str) -> list[str]:
+        """Keys of the posts that name this MP3 (strongly consistent: a post linked a moment ago is seen)."""
+        items = self._query(
+            KeyConditionExpression=f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :post)",
+            ExpressionAttributeValues={":pk": _s(f"AUDIO#{audio_key}"), ":post": _s("POST#")},
+            ConsistentRead=True,
+        )
+        return [item[SORT_KEY]["S"].removeprefix("POST#") for item in items]
+
+    # -- episodes --------------------------------------------------------------------------------
+
+    def get_episode(self, episode_id: str) -> StoredEpisode | None:
+        item = self._get(f"EPISODE#{episode_id}", EPISODE)
+        return self._stored_episode(item) if item else None
+
+    def save_episode(
+        self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
+    ) -> int | None:
+        """Write the episode if its stored revision is still `expected_revision` (0: absent).
+
+        Returns the new revision, or None when someone else wrote first (re-read and decide again).
+        """
+        revision = expected_revision + 1
+        doc = episode.to_dict()
+        body = doc.pop("body")
+        item: AttributeMap = {
+            **_key(f"EPISODE#{episode.id}", EPISODE),
+            "doc": _s(json.dumps(doc, sort_keys=True)),
+            "body": {"B": _compress(body)},
+            "state": _s(episode.state.value),
+            "category": _s(episode.category),
+            "revision": {"N": str(revision)},
+        }
+        if outbox:
+            item["outbox"] = _s(json.dumps(outbox))
+        if episode.state is State.PUBLISHED:
+            item[PUBLISHED_PARTITION_KEY] = _s(f"FEED#{episode.category}")
+            item[PUBLISHED_SORT_KEY] = _s(f"{episode.date}#{episode.id}")
+        if expected_revision:
+            condition = {
+                "ConditionExpression": "revision = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_revision)}},
+            }
+        else:
+            condition = {"ConditionExpression": f"attribute_not_exists({PARTITION_KEY})"}
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)  # type: ignore[arg-type]
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return revision
+
+    def clear_outbox(self, episode_id: str, revision: int) -> None:
+        """Forget sent events, unless a newer revision (which carries them on) replaced the item meanwhile."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(f"EPISODE#{episode_id}", EPISODE),
+                UpdateExpression="REMOVE outbox",
+                ConditionExpression="revision = :revision",
+                ExpressionAttributeValues={":revision": {"N": str(revision)}},
+            )
+
+    def published_episodes(self, category: str) -> list[Episode]:
+        """Published episodes of a category, newest first: one Query of the sparse index, never a Scan."""
+        items = self._query(
+            IndexName=PUBLISHED_INDEX,
+            KeyConditionExpression=f"{PUBLISHED_PARTITION_KEY} = :feed",
+            ExpressionAttributeValues={":feed": _s(f"FEED#{category}")},
+            ScanIndexForward=False,
+        )
+        return [self._stored_episode(item).episode for item in items]
+
+    def all_episodes(self) -> list[Episode]:
+        """Every episode, for reports of the local runner (a Scan: never on a production path)."""
+        return [self._stored_episode(item).episode for item in self._scan("begins_with(pk, :p)", "EPISODE#")]
+
+    def unlinked_audio(self) -> list[SourceRecord]:
+        """MP3s that no post names (yet), for reports of the local runner (a Scan)."""
+        records = [self.get_source(item["pk"]["S"].removeprefix("SOURCE#")) for item in self._audio_sources()]
+        return [r for r in records if r is not None and not r.deleted and not self.posts_of_audio(r.ref.key)]
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, seconds: int) -> bool:
+        now = int(time.time())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**_key(f"LEASE#{name}", LEASE), TTL_ATTRIBUTE: {"N": str(now + seconds)}},
+                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR {TTL_ATTRIBUTE} < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_lease(self, name: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=_key(f"LEASE#{name}", LEASE))
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> AttributeMap | None:
+        response = self._client.get_item(TableName=self._table, Key=_key(pk, sk), ConsistentRead=True)
+        return response.get("Item")
+
+    def _query(self, **kwargs: Any) -> Iterator[AttributeMap]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(TableName=self._table, **kwargs):
+            yield from page.get("Items", [])
+
+    def _scan(self, condition: str, prefix: str) -> Iterator[AttributeMap]:
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression=condition,
+            ExpressionAttributeValues={":p": _s(prefix)},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            yield from page.get("Items", [])
+
+    def _audio_sources(self) -> Iterator[AttributeMap]:
+        return (item for item in self._scan("begins_with(pk, :p)", "SOURCE#") if item["kind"]["S"] == "audio")
+
+    @staticmethod
+    def _stored_episode(item: AttributeMap) -> StoredEpisode:
+        doc = json.loads(item["doc"]["S"])
+        doc["body"] = zlib.decompress(item["body"]["B"]).decode("utf-8")
+        return StoredEpisode(
+            episode=Episode.from_dict(doc),
+            revision=int(item["revision"]["N"]),
+            outbox=json.loads(item["outbox"]["S"]) if "outbox" in item else [],
+        )

@@ -1,0 +1,222 @@
+"""The corpus show's feeds, read back by feedparser and gPodder's podcastparser, and held to the podcast
+rules the W3C feed validator enforces."""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import re
+from pathlib import Path
+
+import feedparser
+import podcastparser
+import pytest
+from lxml import etree
+
+from podcast_pipeline.audio import AudioFacts
+from podcast_pipeline.config import SiteConfig, load_config
+from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.feed.apple_categories import APPLE_CATEGORIES
+from podcast_pipeline.feed.render import ITUNES_NS, RenderedFeed, render_feed
+from podcast_pipeline.posts import parse_post
+from podcast_pipeline.verify import decide
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "runninginproduction"
+CONFIG = Path(__file__).resolve().parent / "data" / "runninginproduction.yaml"
+IT = f"{{{ITUNES_NS}}}"
+RFC822 = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"\d{2}:\d{2}:\d{2} ([+-]\d{4}|GMT)$"
+)
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
+
+
+def seconds(duration: str) -> int:
+    total = 0
+    for part in duration.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+def corpus_episode(path: Path, config: SiteConfig) -> Episode:
+    """What ingest makes of a post whose MP3 measures exactly what the post claims."""
+    key = f"_posts/{path.parent.name}/{path.name}"
+    post = parse_post(key, path.read_bytes(), posts_prefix=config.posts_prefix)
+    audio = None
+    if post.has_audio:
+        assert post.claimed_bytes and post.claimed_duration
+        audio = AudioFacts(
+            bytes=int(post.claimed_bytes),
+            duration_seconds=seconds(post.claimed_duration) + 0.5,
+            header="Info",
+            bitrate_mode="CBR",
+            bitrate=128_000,
+            sample_rate=44_100,
+            channels=2,
+            audio_start=0,
+            bytes_read=65_536,
+            requests=1,
+            frames_walked=False,
+        )
+    episode = decide(post, audio, config, post_ref=SourceRef(key=key))
+    assert episode.state is State.PUBLISHED, episode.problems
+    return episode
+
+
+@pytest.fixture(scope="module")
+def config() -> SiteConfig:
+    return load_config(CONFIG)
+
+
+def posts(category: str) -> list[Path]:
+    return sorted((CORPUS / "_posts" / category).glob("*.md"))
+
+
+@pytest.fixture(scope="module")
+def podcast_feed(config: SiteConfig) -> RenderedFeed:
+    episodes = [corpus_episode(path, config) for path in posts("podcast")]
+    return render_feed(config.feeds["podcast"], config, episodes)
+
+
+@pytest.fixture(scope="module")
+def tree(podcast_feed: RenderedFeed) -> etree._Element:
+    return etree.fromstring(podcast_feed.xml)
+
+
+def test_every_corpus_episode_reads_back_in_feedparser(podcast_feed: RenderedFeed) -> None:
+    parsed = feedparser.parse(podcast_feed.xml)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    entries = {entry.id: entry for entry in parsed.entries}
+    paths = posts("podcast")
+    assert len(entries) == len(paths) == 60
+    for path in paths:
+        date, slug = path.stem[:10], path.stem[11:]
+        number = int(slug.split("-")[0])
+        text = path.read_text(encoding="utf-8")
+        claimed_bytes = re.search(r'^mp3_bytes: "(\d+)"', text, re.M)
+        claimed_duration = re.search(r'^mp3_duration: "([\d:]+)"', text, re.M)
+        title = re.search(r'^title: "(.*)"$', text, re.M)
+        assert claimed_bytes and claimed_duration and title
+        entry = entries[f"https://runninginproduction.com/podcast/{slug}"]
+        assert entry.guidislink is False
+        assert entry.title == title[1]
+        enclosure = entry.enclosures[0]
+        assert enclosure.href == (
+            f"https://runninginproduction.com/assets/podcast/running-in-production-{number}.mp3"
+        )
+        assert int(enclosure.length) == int(claimed_bytes[1])
+        assert enclosure.type == "audio/mpeg"
+        assert seconds(entry.itunes_duration) == seconds(claimed_duration[1])
+        assert entry.published_parsed[:3] == tuple(int(part) for part in date.split("-"))
+
+
+def test_every_corpus_episode_reads_back_in_podcastparser(podcast_feed: RenderedFeed, config: SiteConfig) -> None:
+    parsed = podcastparser.parse(config.feed_url("podcast"), io.BytesIO(podcast_feed.xml))
+    by_guid = {episode["guid"]: episode for episode in parsed["episodes"]}
+    for path in posts("podcast"):
+        date, slug = path.stem[:10], path.stem[11:]
+        text = path.read_text(encoding="utf-8")
+        claimed_bytes = re.search(r'^mp3_bytes: "(\d+)"', text, re.M)
+        claimed_duration = re.search(r'^mp3_duration: "([\d:]+)"', text, re.M)
+        assert claimed_bytes and claimed_duration
+        episode = by_guid[f"https://runninginproduction.com/podcast/{slug}"]
+        (enclosure,) = episode["enclosures"]
+        assert enclosure["file_size"] == int(claimed_bytes[1])
+        assert enclosure["mime_type"] == "audio/mpeg"
+        assert episode["total_time"] == seconds(claimed_duration[1])
+        published = email.utils.formatdate(episode["published"], usegmt=True)
+        assert email.utils.parsedate_to_datetime(published).date().isoformat() == date
+    assert parsed["title"] == "Running in Production"
+
+
+def test_guids_keep_the_show_permalinks_byte_for_byte(tree: etree._Element) -> None:
+    guids = tree.findall("channel/item/guid")
+    assert len(guids) == 60
+    for guid in guids:
+        assert guid.get("isPermaLink") == "false"
+        assert re.fullmatch(r"https://runninginproduction\.com/podcast/\d+-[a-z0-9-]+", guid.text or "")
+
+
+# --- the podcast rules of the W3C feed validator ---------------------------------------------------
+
+
+def test_explicit_is_true_or_false(tree: etree._Element) -> None:
+    assert [e.text for e in tree.iter(f"{IT}explicit")] == ["false"]
+
+
+def test_durations_are_whole_seconds_or_clock_times(tree: etree._Element) -> None:
+    durations = [e.text or "" for e in tree.iter(f"{IT}duration")]
+    assert len(durations) == 60
+    assert all(re.fullmatch(r"\d+|\d{1,2}(:\d{2}){1,2}", d) for d in durations)
+
+
+def test_every_date_is_rfc_822(tree: etree._Element) -> None:
+    dates = [e.text or "" for e in tree.iter("pubDate", "lastBuildDate")]
+    assert len(dates) == 61
+    for date in dates:
+        assert RFC822.match(date), date
+        assert email.utils.parsedate_to_datetime(date).tzinfo is not None
+
+
+def test_enclosures_have_length_and_type(tree: etree._Element) -> None:
+    enclosures = tree.findall("channel/item/enclosure")
+    assert len(enclosures) == 60
+    for enclosure in enclosures:
+        assert re.fullmatch(r"[1-9]\d*", enclosure.get("length") or "")
+        assert enclosure.get("type") == "audio/mpeg"
+        assert (enclosure.get("url") or "").startswith("https://")
+
+
+def test_categories_are_apples(tree: etree._Element) -> None:
+    channel = tree.find("channel")
+    assert channel is not None
+    for category in channel.findall(f"{IT}category"):
+        parent = category.get("text") or ""
+        assert parent in APPLE_CATEGORIES
+        assert all(sub.get("text") in APPLE_CATEGORIES[parent] for sub in category.findall(f"{IT}category"))
+    texts = [(c.get("text"), [s.get("text") for s in c]) for c in channel.findall(f"{IT}category")]
+    assert texts == [("Technology", []), ("Business", ["Careers"])]
+
+
+def test_owner_email_language_image_and_self_link(tree: etree._Element, config: SiteConfig) -> None:
+    channel = tree.find("channel")
+    assert channel is not None
+    assert re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", channel.findtext(f"{IT}owner/{IT}email") or "")
+    assert re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", channel.findtext("language") or "")
+    image = channel.find(f"{IT}image")
+    assert image is not None and (image.get("href") or "").endswith(".png")
+    self_link = channel.find("{http://www.w3.org/2005/Atom}link[@rel='self']")
+    assert self_link is not None
+    assert self_link.get("href") == config.feed_url("podcast")
+    assert self_link.get("type") == "application/rss+xml"
+
+
+def test_show_notes_render_guests_and_drop_plugin_tags(podcast_feed: RenderedFeed, tree: etree._Element) -> None:
+    encoded = [e.text or "" for e in tree.iter("{http://purl.org/rss/1.0/modules/content/}encoded")]
+    assert len(encoded) == 60
+    assert not any("{{" in html or "{%" in html for html in encoded)
+    assert any("Dan Purcell goes over building" in html for html in encoded)
+    assert any("<h6>📄 References</h6>" in html for html in encoded)
+    # services-used.html is not in the bucket here; episode 50 uses the jekyll-assets plugin's tag.
+    missing = {p.key for p in podcast_feed.warnings if p.code.value == "missing_include"}
+    unknown = [(p.key, p.message) for p in podcast_feed.warnings if p.code.value == "unknown_liquid_tag"]
+    assert len(missing) == 59
+    assert unknown == [
+        (
+            "_posts/podcast/2020-09-28-50-tracking-games-played-on-a-flight-simulator.md",
+            "show notes: unknown Liquid tag {% asset_path %} (site plugin?); dropped",
+        )
+    ]
+    assert len(podcast_feed.warnings) == 60
+
+
+def test_text_only_interviews_feed_has_no_enclosures(config: SiteConfig) -> None:
+    episodes = [corpus_episode(path, config) for path in posts("interviews")]
+    rendered = render_feed(config.feeds["interviews"], config, episodes)
+    parsed = feedparser.parse(rendered.xml)
+    assert parsed.bozo == 0
+    assert len(parsed.entries) == 5
+    assert all(not entry.enclosures for entry in parsed.entries)
+    assert b"itunes:duration" not in rendered.xml
+    assert {p.code.value for p in rendered.warnings} == {"unknown_liquid_tag"}  # the {% image %} tags
