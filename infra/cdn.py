@@ -17,7 +17,9 @@ class Cdn(Construct):
     Range requests need nothing extra: CloudFront passes `Range` to S3 and caches the parts.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, log_bucket: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, log_bucket: s3.IBucket
+    ) -> None:
         super().__init__(scope, construct_id)
         self.distribution = cloudfront.Distribution(
             self,
@@ -37,7 +39,10 @@ class Cdn(Construct):
         )
         for rule, reason in (
             ("AwsSolutions-CFR1", "Distribution: a podcast is for listeners anywhere; no geo restriction."),
-            ("AwsSolutions-CFR2", "Distribution: serves static public files only (GET/HEAD); a WAF adds cost, no protection."),
+            (
+                "AwsSolutions-CFR2",
+                "Distribution: serves static public files only (GET/HEAD); a WAF adds cost, no protection.",
+            ),
             (
                 "AwsSolutions-CFR4",
                 "Distribution: no custom domain, so it uses the default *.cloudfront.net certificate, whose "

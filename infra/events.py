@@ -12,9 +12,9 @@ from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from podcast_pipeline.routes import EVENT_SOURCE, Bus, Route
 
 from infra import constants
+from podcast_pipeline.routes import EVENT_SOURCE, Bus, Route
 
 
 def event_pattern(pattern: dict[str, object]) -> events.EventPattern:
@@ -74,7 +74,9 @@ class Events(Construct):
                 type="JSONSchemaDraft4",
                 # Re-serialised compactly: the registry limits the content size, and a broken file
                 # fails here rather than at deploy time.
-                content=json.dumps(json.loads(schema_file.read_text(encoding="utf-8")), separators=(",", ":")),
+                content=json.dumps(
+                    json.loads(schema_file.read_text(encoding="utf-8")), separators=(",", ":")
+                ),
             )
 
     def grant_put_events(self, grantee: iam.IGrantable) -> None:

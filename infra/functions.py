@@ -11,10 +11,10 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from podcast_pipeline.config import CONFIG_ENV
-from podcast_pipeline.routes import Route
 
 from infra import constants
+from podcast_pipeline.config import CONFIG_ENV
+from podcast_pipeline.routes import Route
 
 
 class QueuedFunction(Construct):
@@ -96,7 +96,8 @@ class QueuedFunction(Construct):
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason=f"{route.function} role: X-Ray's PutTraceSegments/PutTelemetryRecords take no resource.",
+                reason=f"{route.function} role: X-Ray's PutTraceSegments and PutTelemetryRecords "
+                "take no resource.",
             )
         )
         Validations.of(self.function).acknowledge(

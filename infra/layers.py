@@ -57,7 +57,8 @@ def project_dependencies(pyproject: Path = constants.PROJECT_ROOT / "pyproject.t
 
 
 def _uv(*args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
+    # Fixed program, arguments built here: no shell, nothing from outside.
+    result = subprocess.run(  # noqa: S603
         [find_uv_bin(), *args], input=stdin, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
@@ -69,21 +70,37 @@ def resolve_dependencies(requirements: list[str], target: Target) -> str:
     """Pin every package the layer needs for `target`, without the runtime-provided ones."""
     no_emit = [arg for name in RUNTIME_PROVIDED for arg in ("--no-emit-package", name)]
     return _uv(
-        "pip", "compile", "-", "--quiet", "--no-header", "--no-annotate", *target.uv_args(), *no_emit,
+        "pip",
+        "compile",
+        "-",
+        "--quiet",
+        "--no-header",
+        "--no-annotate",
+        *target.uv_args(),
+        *no_emit,
         stdin="\n".join(requirements),
     )
 
 
-def build_dependencies_layer(out_dir: Path, pinned: str, target: Target) -> None:
-    """Install the pinned wheels into `out_dir/python`, then drop what is never imported."""
+def build_dependencies_layer(out_dir: Path, requirements: list[str], target: Target) -> None:
+    """Resolve and install the wheels for `target` into `out_dir/python`, then drop what is never imported."""
     site = out_dir / LAYER_PYTHON_DIR
-    requirements = out_dir / "requirements.txt"
-    requirements.write_text(pinned, encoding="utf-8")
+    pinned = out_dir / "requirements.txt"
+    pinned.write_text(resolve_dependencies(requirements, target), encoding="utf-8")
     try:
-        _uv("pip", "install", "--quiet", "--no-deps", "--target", str(site), *target.uv_args(),
-            "--requirement", str(requirements))
+        _uv(
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            *target.uv_args(),
+            "--requirement",
+            str(pinned),
+        )
     finally:
-        requirements.unlink()
+        pinned.unlink()
     for name in STRIPPED_DIRS:
         for directory in sorted(site.rglob(name), reverse=True):
             if directory.is_dir():
@@ -136,7 +153,10 @@ class Layers(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config_file: Path) -> None:
         super().__init__(scope, construct_id)
-        pinned = resolve_dependencies(project_dependencies(), LAMBDA_TARGET)
+        # Keyed on what pyproject.toml asks for, not on a fresh resolution (which costs a round trip to
+        # the index on every synth): a newer upstream release is picked up when the list changes or
+        # cdk.out is removed.
+        requirements = project_dependencies()
         self.dependencies = lambda_.LayerVersion(
             self,
             "Dependencies",
@@ -144,8 +164,8 @@ class Layers(Construct):
             compatible_runtimes=[constants.LAMBDA_RUNTIME],
             compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
             code=_locally_built_code(
-                _sha256(pinned, repr(LAMBDA_TARGET), repr(STRIPPED_DIRS)),
-                lambda out: build_dependencies_layer(out, pinned, LAMBDA_TARGET),
+                _sha256(*requirements, repr(LAMBDA_TARGET), repr(RUNTIME_PROVIDED), repr(STRIPPED_DIRS)),
+                lambda out: build_dependencies_layer(out, requirements, LAMBDA_TARGET),
             ),
         )
 

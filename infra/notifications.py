@@ -42,12 +42,15 @@ class Notifications(Construct):
         Validations.of(self.slack_webhook).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SMG4",
-                reason="SlackWebhook holds a URL that Slack issues; no Lambda can rotate it, people replace it.",
+                reason="SlackWebhook holds a URL that Slack issues; no Lambda can rotate it, "
+                "people replace it.",
             )
         )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        )
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["kms:Decrypt", "kms:GenerateDataKey"],

@@ -64,7 +64,9 @@ class Observability(Construct):
             dashboard.add_widgets(*self._function_widgets(queued))
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
 
-    def _alarm(self, name: str, description: str, metric: cloudwatch.IMetric, threshold: float) -> cloudwatch.Alarm:
+    def _alarm(
+        self, name: str, description: str, metric: cloudwatch.IMetric, threshold: float
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             name,
@@ -123,7 +125,9 @@ class Observability(Construct):
                 title=f"{name}: queue",
                 left=[
                     queue.metric_approximate_number_of_messages_visible(),
-                    queued.dead_letter_queue.metric_approximate_number_of_messages_visible(label="dead letters"),
+                    queued.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        label="dead letters"
+                    ),
                 ],
                 right=[queue.metric_approximate_age_of_oldest_message()],
                 width=8,

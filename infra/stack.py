@@ -8,9 +8,6 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
-from podcast_pipeline import store
-from podcast_pipeline.config import SiteConfig, load_config
-from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES
 
 from infra import constants
 from infra.cdn import Cdn
@@ -20,6 +17,9 @@ from infra.layers import Layers
 from infra.notifications import Notifications
 from infra.observability import Observability
 from infra.storage import Storage
+from podcast_pipeline import store
+from podcast_pipeline.config import SiteConfig, load_config
+from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES
 
 
 def audio_prefix(config: SiteConfig) -> str:
@@ -60,7 +60,7 @@ class PodcastPipelineStack(Stack):
         }
         extra_environment = {
             NOTIFY.function: {
-                constants.ENV_SLACK_WEBHOOK_SECRET_ARN: notifications.slack_webhook.secret_arn,
+                constants.ENV_SLACK_WEBHOOK_ARN: notifications.slack_webhook.secret_arn,
                 constants.ENV_NOTIFY_TOPIC_ARN: notifications.topic.topic_arn,
             }
         }
@@ -110,7 +110,9 @@ class PodcastPipelineStack(Stack):
         CfnOutput(self, "NotifyTopicArn", value=notifications.topic.topic_arn)
         CfnOutput(self, "SlackWebhookSecretArn", value=notifications.slack_webhook.secret_arn)
         if cdn:
-            distribution = Cdn(self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs).distribution
+            distribution = Cdn(
+                self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs
+            ).distribution
             CfnOutput(self, "DistributionDomainName", value=distribution.distribution_domain_name)
 
     def _grant_object_reads(self, storage: Storage, role: iam.Role, *prefixes: str) -> None:
@@ -120,6 +122,7 @@ class PodcastPipelineStack(Stack):
             Validations.of(role).acknowledge(
                 Acknowledgment(
                     id=f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
-                    reason=f"{role.node.path}: reads every object under {prefix!r}; keys are not known in advance.",
+                    reason=f"{role.node.path}: reads every object under {prefix!r}; "
+                    "the keys are not known in advance.",
                 )
             )

@@ -7,12 +7,22 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from podcast_pipeline import table
 
 from infra import constants
+from podcast_pipeline import table
 
-TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
-TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+TABLE_READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+TABLE_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
 
 
 class Storage(Construct):
@@ -62,7 +72,9 @@ class Storage(Construct):
         content = self.bucket.node.default_child
         assert isinstance(content, s3.CfnBucket)
         content.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
 
         self.table = dynamodb.Table(
@@ -99,7 +111,9 @@ class Storage(Construct):
             actions=["s3:GetObject", "s3:GetObjectVersion"],
             resource_arns=[self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
         )
-        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
+        )
 
     def grant_write_objects(self, grantee: iam.IGrantable, *keys: str) -> None:
         """Read and overwrite exactly these keys."""

@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+
 from podcast_pipeline.routes import EVENT_SOURCE, DetailType
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "events" / "schemas"

@@ -1,4 +1,4 @@
-"""MP3 files built in plain Python for tests: structurally valid MPEG-1 Layer III frames that decode as silence.
+"""MP3 files built in plain Python for tests: valid MPEG-1 Layer III frames that decode as silence.
 
 Every frame carries all-zero side information (no Huffman data), so decoders output silence and ignore the
 rest of the frame as ancillary bytes. Sizes are exact: frame lengths follow the encoder's padding rule, so
@@ -35,7 +35,9 @@ def frame_header(bitrate_kbps: int, sample_rate: int, channels: int, padding: bo
     if channels not in (1, 2):
         raise ValueError("channels must be 1 or 2")
     mode = 0b11 if channels == 1 else 0b01  # mono or joint stereo (what LAME writes)
-    byte2 = (_BITRATES_KBPS.index(bitrate_kbps) << 4) | (_SAMPLE_RATES.index(sample_rate) << 2) | (padding << 1)
+    byte2 = (
+        (_BITRATES_KBPS.index(bitrate_kbps) << 4) | (_SAMPLE_RATES.index(sample_rate) << 2) | (padding << 1)
+    )
     return bytes((0xFF, 0xFB, byte2, mode << 6 | 0x04))
 
 
@@ -124,7 +126,7 @@ def id3v2_tag(
     stacked: int = 1,
     seed: int = 1,
 ) -> bytes:
-    """An ID3v2.4 tag with a title and optionally an APIC picture of random bytes (false frame syncs included).
+    """An ID3v2.4 tag with a title and optionally an APIC picture of random bytes (with false frame syncs).
 
     `stacked` > 1 returns that many tags back to back, as some players write them.
     """
@@ -238,7 +240,9 @@ def cbr_mp3(
     if exact_bytes is not None:
         extra = exact_bytes - tags - len(audio)
         if extra < 0:
-            raise ValueError(f"{duration_seconds} s at {bitrate_kbps} kbit/s needs more than {exact_bytes} bytes")
+            raise ValueError(
+                f"{duration_seconds} s at {bitrate_kbps} kbit/s needs more than {exact_bytes} bytes"
+            )
         if id3v2 is not None:
             id3v2 = _grow_id3v2(id3v2, extra)
         elif extra:
@@ -296,7 +300,7 @@ def xing_vbr_mp3(
     apev2: bool = False,
     vbri: bool = False,
 ) -> bytes:
-    """A variable-bitrate MP3 (stretches of (kbps, seconds)) whose first frame carries a Xing or VBRI header."""
+    """A variable-bitrate MP3 from stretches of (kbps, seconds); its first frame holds a Xing/VBRI header."""
     audio, sizes = _segments_audio(segments, sample_rate, channels, b"")
     toc = _toc(sizes)
     head = _vbr_header_frame("VBRI" if vbri else "Xing", len(sizes), len(audio), toc, sample_rate, channels)

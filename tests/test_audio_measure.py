@@ -17,7 +17,6 @@ from mp3_fixtures import (
     cbr_frames,
     cbr_mp3,
     duration_of,
-    frames_bytes,
     headerless_vbr_mp3,
     id3v1_tag,
     id3v2_tag,
@@ -26,6 +25,7 @@ from mp3_fixtures import (
     xing_vbr_mp3,
 )
 from mutagen.mp3 import MPEGInfo
+
 from podcast_pipeline.audio import MAX_AUDIO_BYTES, AudioFacts, measure
 from podcast_pipeline.problems import Code, ProblemError
 
@@ -184,7 +184,9 @@ def test_walking_60_mb_is_quick() -> None:
 # --- matching the corpus ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mp3_bytes", "seconds"), [(51253916, 3203), (58985856, 3686), (1_000_000, 62), (2000, 0)])
+@pytest.mark.parametrize(
+    ("mp3_bytes", "seconds"), [(51253916, 3203), (58985856, 3686), (1_000_000, 62), (2000, 0)]
+)
 def test_matching_mp3_has_the_exact_size_and_a_duration_that_truncates_to_the_claim(
     mp3_bytes: int, seconds: int
 ) -> None:
@@ -215,8 +217,16 @@ def _wav_bytes(seconds: float = 0.5) -> bytes:
         (_wav_bytes(), Code.NOT_MP3, "WAV (RIFF)"),
         (b"---\ntitle: Episode 54\nmp3_bytes: '123'\n---\nHello\n" * 20, Code.NOT_MP3, "is text"),
         (id3v2_tag() + b"\x89PNG\r\n\x1a\n" + bytes(100), Code.NOT_MP3, "after the ID3v2 tag"),
-        (random.Random(3).randbytes(100_000).replace(b"\xff", b"\x00"), Code.NOT_MP3, "no MPEG audio frame header"),
-        (bytes(3000) + b"\xff\xfb\x90\x64" + bytes(3000), Code.NOT_MP3, "frame header at byte 3,000 is not followed"),
+        (
+            random.Random(3).randbytes(100_000).replace(b"\xff", b"\x00"),
+            Code.NOT_MP3,
+            "no MPEG audio frame header",
+        ),
+        (
+            bytes(3000) + b"\xff\xfb\x90\x64" + bytes(3000),
+            Code.NOT_MP3,
+            "frame header at byte 3,000 is not followed",
+        ),
         (id3v2_tag(padding=50), Code.TRUNCATED_MP3, "ends right after its ID3v2 tag"),
         (id3v2_tag(padding=5000)[:3000], Code.TRUNCATED_MP3, "ID3v2 tag at byte 0 needs"),
         (cbr_frames(1)[:100], Code.TRUNCATED_MP3, "first frame needs 417 bytes but only 100 remain"),
@@ -293,7 +303,9 @@ def test_mangled_mp3s_give_facts_or_a_problem(data: st.DataObject) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(cbr_mp3(61.3, id3v2=id3v2_tag(picture_bytes=3000), id3v1=True, apev2=True), id="cbr-tags"),
+        pytest.param(
+            cbr_mp3(61.3, id3v2=id3v2_tag(picture_bytes=3000), id3v1=True, apev2=True), id="cbr-tags"
+        ),
         pytest.param(cbr_mp3(45.0, info_header=True), id="info"),
         pytest.param(xing_vbr_mp3(), id="xing"),
         pytest.param(vbri_mp3(), id="vbri"),

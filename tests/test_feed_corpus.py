@@ -111,7 +111,9 @@ def test_every_corpus_episode_reads_back_in_feedparser(podcast_feed: RenderedFee
         assert entry.published_parsed[:3] == tuple(int(part) for part in date.split("-"))
 
 
-def test_every_corpus_episode_reads_back_in_podcastparser(podcast_feed: RenderedFeed, config: SiteConfig) -> None:
+def test_every_corpus_episode_reads_back_in_podcastparser(
+    podcast_feed: RenderedFeed, config: SiteConfig
+) -> None:
     parsed = podcastparser.parse(config.feed_url("podcast"), io.BytesIO(podcast_feed.xml))
     by_guid = {episode["guid"]: episode for episode in parsed["episodes"]}
     for path in posts("podcast"):
@@ -192,7 +194,9 @@ def test_owner_email_language_image_and_self_link(tree: etree._Element, config: 
     assert self_link.get("type") == "application/rss+xml"
 
 
-def test_show_notes_render_guests_and_drop_plugin_tags(podcast_feed: RenderedFeed, tree: etree._Element) -> None:
+def test_show_notes_render_guests_and_drop_plugin_tags(
+    podcast_feed: RenderedFeed, tree: etree._Element
+) -> None:
     encoded = [e.text or "" for e in tree.iter("{http://purl.org/rss/1.0/modules/content/}encoded")]
     assert len(encoded) == 60
     assert not any("{{" in html or "{%" in html for html in encoded)

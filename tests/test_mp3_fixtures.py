@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mp3_fixtures import (
@@ -21,8 +22,10 @@ from mp3_fixtures import (
     write_mp3,
     xing_vbr_mp3,
 )
-from mutagen.id3 import ID3
+from mutagen.id3 import ID3 as _ID3
 
+# mutagen's ID3 class is untyped
+ID3: Any = _ID3
 FFPROBE = shutil.which("ffprobe")
 MP3VAL = shutil.which("mp3val")
 
@@ -94,7 +97,16 @@ def test_ffmpeg_decodes_the_fixtures_without_errors(tmp_path: Path) -> None:
         )
         assert run.stderr == "", name
         codec = subprocess.run(
-            [FFPROBE, "-v", "error", "-show_entries", "stream=codec_name,sample_rate", "-of", "csv=p=0", str(path)],
+            [
+                FFPROBE,
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,sample_rate",
+                "-of",
+                "csv=p=0",
+                str(path),
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -167,7 +167,7 @@ def test_websub_ping_is_a_form_encoded_publish(sink: WebhookSink, sleeps: list[f
 def test_websub_hub_refusal_names_the_hub(sink: WebhookSink, sleeps: list[float]) -> None:
     sink.script(Reply(400, "hub.url not allowed"))
 
-    with pytest.raises(PermanentDeliveryError, match="WebSub hub .* refused the message: HTTP 400"):
+    with pytest.raises(PermanentDeliveryError, match=r"WebSub hub .* refused the message: HTTP 400"):
         WebSubPublisher(poster(sleeps)).ping(sink.url, "https://sample.example/podcast/feed.xml")
 
 

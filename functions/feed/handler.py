@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
     from podcast_pipeline.bus import EventBus
     from podcast_pipeline.config import SiteConfig
     from podcast_pipeline.feed.s3_objects import S3FeedObjects
@@ -51,6 +52,7 @@ def _dependencies() -> _Dependencies:
     # The only place that builds adapters. Imported on first use: lxml, Liquid and boto3 stay out of the
     # cold-start import path.
     import boto3
+
     from podcast_pipeline.bus import EventBus
     from podcast_pipeline.config import load_config
     from podcast_pipeline.feed.s3_objects import S3FeedObjects

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sns.client import SNSClient
+
     from podcast_pipeline.notify.service import Notifier, Outcome
 
 NAMESPACE = "PodcastPipeline"
@@ -56,6 +57,7 @@ class _PowertoolsGuard:
             IdempotencyConfig,
             idempotent_function,
         )
+
         from podcast_pipeline import table
 
         store = DynamoDBPersistenceLayer(
@@ -122,6 +124,7 @@ class _Dependencies:
 def _dependencies() -> _Dependencies:
     # Imported on first use: the domain and boto3 stay out of the cold-start import path.
     import boto3
+
     from podcast_pipeline.config import load_config
     from podcast_pipeline.notify.service import Notifier
     from podcast_pipeline.notify.slack import SlackWebhook

@@ -89,7 +89,7 @@ class Episode:
             "title": self.title,
             "date": self.date,
             "state": self.state.value,
-            "claimed": dict(self.claimed),
+            "claimed": {"mp3_bytes": None, "mp3_duration": None, **self.claimed},
             "measured": dict(self.measured) if self.measured else None,
             "problems": [p.to_dict() for p in self.problems],
         }

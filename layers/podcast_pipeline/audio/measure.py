@@ -1,4 +1,4 @@
-"""Measure an MP3 (size, exact duration, bitrate) from any seekable reader with as few small reads as possible.
+"""Measure an MP3 (size, exact duration, bitrate) from any seekable reader with few, small reads.
 
 Reads, in order: the head of the file (ID3v2 tags and the first frames), then only what the file demands:
 
@@ -7,14 +7,21 @@ Reads, in order: the head of the file (ID3v2 tags and the first frames), then on
   (duration = audio bytes / byte rate) from a variable one, whose frames are then all walked.
 
 The reader may be a plain file or the ranged S3 reader; this module does no I/O of its own.
+
+Truncation: encoders write whole frames, so a last frame cut short, or less audio than a Xing/Info/VBRI
+header announces, means an incomplete copy and is TRUNCATED_MP3 however few bytes are missing. Bytes after
+the last frame that are no frame and no known tag are tolerated and not counted as audio.
+
+Sampling can miss a bitrate change that lies between probes in a header-less file; encoders that vary the
+bitrate write a Xing/VBRI header or vary it everywhere, which the first frames or the probes show.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
-from typing import BinaryIO, NamedTuple
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple, Protocol
 
 import mutagen
 from mutagen.mp3 import BitrateMode, MPEGInfo
@@ -129,7 +136,7 @@ def _find_frame(data: bytes, start: int, stream: int | None, data_end: int) -> i
 class _Source:
     """Reads ranges of the reader, keeps what it read, and counts read calls and bytes."""
 
-    def __init__(self, reader: BinaryIO) -> None:
+    def __init__(self, reader: SeekableReader) -> None:
         self._reader = reader
         self._segments: list[tuple[int, bytes]] = []
         self.requests = 0
@@ -214,14 +221,20 @@ def _skip_id3v2(src: _Source, size: int, key: str | None) -> int:
     pos = 0
     while pos + 10 <= size:
         header = src.read_at(pos, 10)
-        if header[:3] != b"ID3" or header[3] == 0xFF or header[4] == 0xFF or any(b & 0x80 for b in header[6:10]):
+        if (
+            header[:3] != b"ID3"
+            or header[3] == 0xFF
+            or header[4] == 0xFF
+            or any(b & 0x80 for b in header[6:10])
+        ):
             break
         body = header[6] << 21 | header[7] << 14 | header[8] << 7 | header[9]
         tag = 10 + body + (10 if header[3] >= 4 and header[5] & 0x10 else 0)
         if pos + tag > size:
             raise _fail(
                 Code.TRUNCATED_MP3,
-                f"truncated MP3: the ID3v2 tag at byte {pos} needs {tag:,} bytes but only {size - pos:,} remain",
+                f"truncated MP3: the ID3v2 tag at byte {pos} needs {tag:,} bytes "
+                f"but only {size - pos:,} remain",
                 key,
             )
         pos += tag
@@ -292,7 +305,7 @@ def _walk(src: _Source, start: int, end: int, stream: int, key: str | None) -> _
     return _Walk(samples, frames, audio_bytes, frozenset(bitrates))
 
 
-def _vbr_header(data: bytes, frame_at: int, info: MPEGInfo) -> tuple[str, int, int]:
+def _vbr_header(data: bytes, frame_at: int, info: Any) -> tuple[str, int, int]:
     """Kind of VBR header in the first frame ("xing", "info", "vbri" or "none"), its frame and byte counts."""
     mono = info.mode == 3
     # where LAME and Xing put the header: after the side information, whose size depends on version and mode
@@ -341,11 +354,16 @@ def _diagnose(data: bytes, audio_start: int, size: int, key: str | None) -> Prob
             f"the frame header at byte {audio_start + lone:,} is not followed by another",
             key,
         )
-    return _fail(Code.NOT_MP3, f"not an MP3: no MPEG audio frame header in the first {len(data):,} bytes{where}", key)
+    return _fail(
+        Code.NOT_MP3, f"not an MP3: no MPEG audio frame header in the first {len(data):,} bytes{where}", key
+    )
 
 
-def _mpeg_info(src: _Source, audio_start: int, size: int, key: str | None) -> tuple[MPEGInfo, bytes]:
-    """mutagen's view of the stream from the bytes after the tags, reading further only when they hold no frame."""
+def _mpeg_info(src: _Source, audio_start: int, size: int, key: str | None) -> tuple[Any, bytes]:
+    """mutagen's view of the stream from the bytes after the tags; reads further only when they hold no frame.
+
+    The MPEGInfo is typed Any: mutagen sets its attributes (frame_offset, version, mode...) dynamically.
+    """
     window = min(size - audio_start, max(HEAD_BYTES - audio_start, 8192))
     while True:
         data = src.read_at(audio_start, window)
@@ -360,6 +378,9 @@ def _mpeg_info(src: _Source, audio_start: int, size: int, key: str | None) -> tu
             window = min(SYNC_WINDOW, size - audio_start)
 
 
+_HEADER_NAMES = {"xing": "Xing", "info": "Info", "vbri": "VBRI"}
+
+
 def _mode_name(mode: object, header: str) -> str:
     if mode == BitrateMode.CBR:
         return "cbr"
@@ -370,7 +391,15 @@ def _mode_name(mode: object, header: str) -> str:
     return "unknown"
 
 
-def measure(reader: BinaryIO, size: int | None = None, *, key: str | None = None) -> AudioFacts:
+class SeekableReader(Protocol):
+    """What `measure` needs of a reader: an open binary file, BytesIO or the S3 reader all qualify."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
+def measure(reader: SeekableReader, size: int | None = None, *, key: str | None = None) -> AudioFacts:
     """Size, duration, bitrate and layout of the MP3 in `reader`; ProblemError when it is not a usable MP3.
 
     `size` saves a seek to the end when known (an S3 event carries it).
@@ -380,14 +409,17 @@ def measure(reader: BinaryIO, size: int | None = None, *, key: str | None = None
     if size == 0:
         raise _fail(Code.EMPTY_FILE, "empty file (0 bytes)", key)
     if size > MAX_AUDIO_BYTES:
-        raise _fail(Code.TOO_LARGE, f"too large: {size:,} bytes, more than the {MAX_AUDIO_BYTES:,} accepted", key)
+        raise _fail(
+            Code.TOO_LARGE, f"too large: {size:,} bytes, more than the {MAX_AUDIO_BYTES:,} accepted", key
+        )
     src = _Source(reader)
     src.read_at(0, size if size <= READ_BUDGET else HEAD_BYTES)
     audio_start = _skip_id3v2(src, size, key)
     if audio_start == size:
         raise _fail(
             Code.TRUNCATED_MP3,
-            f"truncated MP3: the file ends right after its ID3v2 tag ({audio_start:,} bytes), before any audio",
+            f"truncated MP3: the file ends right after its ID3v2 tag ({audio_start:,} bytes), "
+            "before any audio",
             key,
         )
     info, data = _mpeg_info(src, audio_start, size, key)
@@ -413,8 +445,8 @@ def measure(reader: BinaryIO, size: int | None = None, *, key: str | None = None
         if header_bytes > 0 and size - first < header_bytes:
             raise _fail(
                 Code.TRUNCATED_MP3,
-                f"truncated MP3: the {header.capitalize()} header announces {header_bytes:,} bytes of audio "
-                f"but only {size - first:,} remain",
+                f"truncated MP3: the {_HEADER_NAMES[header]} header announces {header_bytes:,} bytes "
+                f"of audio but only {size - first:,} remain",
                 key,
             )
         # mutagen counts frames x samples per frame less LAME's encoder delay and padding when the Info/Xing
@@ -429,7 +461,9 @@ def measure(reader: BinaryIO, size: int | None = None, *, key: str | None = None
 _Facts = Callable[[float, int, str, bool], AudioFacts]
 
 
-def _headerless(src: _Source, size: int, first: int, frame: _Frame, facts: _Facts, key: str | None) -> AudioFacts:
+def _headerless(
+    src: _Source, size: int, first: int, frame: _Frame, facts: _Facts, key: str | None
+) -> AudioFacts:
     """No usable Xing/Info/VBRI header: probe for a constant bitrate, walk the frames otherwise."""
     # a probe holds a whole frame after any starting point, plus the next header
     width = 2 * (frame.length + 1) + 8
@@ -451,8 +485,8 @@ def _headerless(src: _Source, size: int, first: int, frame: _Frame, facts: _Fact
         bitrates.add(current.bitrate)
         pos += current.length
     if len(bitrates) == 1:
-        end, tail = _last_frames(src, first + len(resident), end, width, frame.stream, key)
-        bitrates |= tail
+        end, last_rates = _last_frames(src, first + len(resident), end, width, frame.stream, key)
+        bitrates |= last_rates
     start = first + len(resident)
     span = end - width - start
     for k in range(1, PROBES + 1):
@@ -482,7 +516,7 @@ def _probe(src: _Source, offset: int, width: int, stream: int, end: int) -> int:
 def _last_frames(
     src: _Source, floor: int, end: int, width: int, stream: int, key: str | None
 ) -> tuple[int, set[int]]:
-    """End of the last whole frame and the bitrates seen at the end of the audio; raises when it is cut short."""
+    """End of the last whole frame and the bitrates at the end of the audio; raises when it is cut short."""
     start = max(floor, end - width)
     data = src.read_at(start, end - start)
     pos = _find_frame(data, 0, stream, end - start)

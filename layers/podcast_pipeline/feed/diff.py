@@ -1,7 +1,8 @@
 """What changed between two versions of a feed, item by item, keyed on guid.
 
-Items are compared by content, not by bytes: whitespace between elements, attribute order, CDATA versus
-escaped text and item order do not count as changes, so a feed written by another tool diffs cleanly.
+Items are compared by content, not by bytes: whitespace between elements, the order of attributes, of an
+item's elements and of the items, and CDATA versus escaped text do not count as changes, so a feed written
+by another tool diffs cleanly.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def item_digests(xml: bytes | None) -> dict[str, str]:
 def _canonical(element: etree._Element) -> str:
     attributes = "".join(f" {name!r}={value!r}" for name, value in sorted(element.attrib.items()))
     text = (element.text or "").strip()
-    children = "".join(_canonical(child) for child in element if isinstance(child.tag, str))
+    # RSS gives the order of an item's elements no meaning.
+    children = "".join(sorted(_canonical(child) for child in element if isinstance(child.tag, str)))
     tag = element.tag if isinstance(element.tag, str) else ""
     return f"<{tag}{attributes}>{text!r}{children}</>"
 

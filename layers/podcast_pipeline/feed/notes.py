@@ -7,7 +7,10 @@ Each of these is reported as a warning on the post's key.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
@@ -183,12 +186,47 @@ def _first_line(err: LiquidError) -> str:
     return text.splitlines()[0]
 
 
+class NotesCache:
+    """Rendered notes by a digest of everything they depend on, least recently used dropped first.
+
+    Markdown is most of a feed's render time; kept across rebuilds in a warm function, a rebuild renders
+    only the notes of posts (or includes, or site settings) that changed.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries: OrderedDict[str, Notes] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, digest: str) -> Notes | None:
+        notes = self._entries.get(digest)
+        if notes is not None:
+            self._entries.move_to_end(digest)
+        return notes
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def put(self, digest: str, notes: Notes) -> None:
+        self._entries[digest] = notes
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
 class ShowNotes:
     """Renders the notes of many posts of one site; build one per feed rebuild (includes are cached)."""
 
-    def __init__(self, site: Mapping[str, Any], includes: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        site: Mapping[str, Any],
+        includes: Mapping[str, str] | None = None,
+        *,
+        cache: NotesCache | None = None,
+    ) -> None:
         self._site = dict(site)
         self._env = _NotesEnvironment(includes or {})
+        self._cache = cache
+        self._context_digest = _digest([self._site, dict(includes or {})])
         self._markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
         self._cleaner = nh3.Cleaner(
             tags=set(ALLOWED_TAGS),
@@ -203,6 +241,16 @@ class ShowNotes:
 
     def render(self, body: str, page: Mapping[str, Any], *, key: str | None = None) -> Notes:
         """Notes of one post; `page` is Liquid's `page` (front-matter plus title, date, slug, url, ...)."""
+        if self._cache is None:
+            return self._render(body, page, key)
+        digest = _digest([self._context_digest, body, dict(page), key])
+        notes = self._cache.get(digest)
+        if notes is None:
+            notes = self._render(body, page, key)
+            self._cache.put(digest, notes)
+        return notes
+
+    def _render(self, body: str, page: Mapping[str, Any], key: str | None) -> Notes:
         text, problems = self._liquid(body, page, key)
         tokens = self._markdown.parse(text)
         html = self._markdown.renderer.render(tokens, self._markdown.options, {})
@@ -220,6 +268,10 @@ class ShowNotes:
             warning(Code.LIQUID_ERROR, f"show notes: Liquid failed ({error}); used without Liquid", key=key)
         )
         return _LIQUID_MARKUP.sub("", body), tuple(problems)
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def _first_paragraph(tokens: list[MarkdownToken]) -> str:

@@ -24,7 +24,7 @@ from lxml import etree
 from podcast_pipeline.config import ConfigError, FeedConfig, SiteConfig
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.apple_categories import group_categories
-from podcast_pipeline.feed.notes import ShowNotes
+from podcast_pipeline.feed.notes import NotesCache, ShowNotes
 from podcast_pipeline.problems import Problem
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -42,6 +42,8 @@ FEED_TYPES = ("episodic", "serial")
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Shared by every render in this process: a warm function re-renders only notes whose inputs changed.
+NOTES_CACHE = NotesCache()
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def render_feed(
     chosen = sort_episodes(
         [e for e in episodes if e.state is State.PUBLISHED and e.category == feed.category],
     )
-    notes = ShowNotes(config.site, includes)
+    notes = ShowNotes(config.site, includes, cache=NOTES_CACHE)
     guids: list[str] = []
     warnings: list[Problem] = []
     buffer = io.BytesIO()
@@ -245,7 +247,7 @@ def _channel(out: _Writer, feed: FeedConfig, config: SiteConfig, newest: str | N
 
 
 def _item(out: _Writer, episode: Episode, guid: str, html: str, summary: str, tz: tzinfo) -> None:
-    title = plain_text(episode.title or episode.slug)
+    title = plain_text(episode.title or "") or episode.slug
     described = episode.front_matter.get("description")
     description = plain_text(described) if isinstance(described, str) and described.strip() else summary
     with out.element("item"):

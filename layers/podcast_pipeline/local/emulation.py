@@ -6,11 +6,12 @@ schema is wrong here too. Resource names are derived in one place (`Names`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -114,11 +115,22 @@ class Emulation:
         }
 
 
-def set_aws_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
-    """Dummy credentials and region, so no boto3 client ever signs with real ones."""
-    environ.update(AWS_ENV)
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        environ.pop(name, None)
+# Settings that would point boto3 at a real account or a real webhook.
+UNSET_ENV = ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "SLACK_WEBHOOK_SECRET_ARN")
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str], unset: Iterable[str] = UNSET_ENV) -> Iterator[None]:
+    """Set `values` (and remove `unset`) in os.environ for the duration; restore everything after."""
+    saved = dict(os.environ)
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @contextmanager
@@ -135,15 +147,19 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def _client(service: str, endpoint_url: str) -> Any:
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint_url,
-        region_name=REGION,
+@functools.cache
+def _session() -> boto3.session.Session:
+    # One session for every emulation: it caches the service models, which makes clients cheap to create.
+    return boto3.session.Session(
         aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=AWS_ENV["AWS_SESSION_TOKEN"],
+        region_name=REGION,
     )
+
+
+def _client(service: str, endpoint_url: str) -> Any:
+    return _session().client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
 
 def _create_table(dynamodb: DynamoDBClient, name: str) -> None:
@@ -238,7 +254,11 @@ def create_resources(endpoint_url: str, names: Names) -> Emulation:
         )
     audit_url, audit_arn = _create_queue(sqs, names.queue(AUDIT), {})
     _route_to_queue(
-        events, rule=names.rule(AUDIT), bus=names.event_bus, pattern={"source": [EVENT_SOURCE]}, queue_arn=audit_arn
+        events,
+        rule=names.rule(AUDIT),
+        bus=names.event_bus,
+        pattern={"source": [EVENT_SOURCE]},
+        queue_arn=audit_arn,
     )
     topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
     return Emulation(

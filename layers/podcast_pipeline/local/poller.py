@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,7 +33,10 @@ FUNCTION_TIMEOUT_SECONDS = 60
 DEFAULT_TIMEOUT_SECONDS = 600.0
 IDLE_SLEEP_SECONDS = 0.02
 # Queued plus in flight: a queue is drained when both are zero.
-_QUEUE_DEPTH: list[QueueAttributeNameType] = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+_QUEUE_DEPTH: list[QueueAttributeNameType] = [
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+]
 
 
 class DrainTimeout(RuntimeError):
@@ -45,9 +49,19 @@ class FunctionStats:
     records: int = 0
     failed_records: int = 0  # reported in batchItemFailures, or in a batch whose handler raised
     errors: int = 0  # invocations that raised
+    seconds: float = 0.0  # spent in the handler
 
-    def to_dict(self) -> dict[str, int]:
-        return dict(vars(self))
+    def to_dict(self) -> dict[str, float]:
+        return {**vars(self), "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One invocation: how many messages it carried, which failed, and what the handler returned."""
+
+    messages: int
+    failed: frozenset[str]
+    response: Any
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,7 @@ def load_handler(path: Path, module_name: str) -> Handler:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load a handler from {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses (and pickling) look a class's module up by name
     spec.loader.exec_module(module)
     handler: Handler = module.handler
     return handler
@@ -99,7 +114,9 @@ def load_handlers(functions_dir: Path, functions: Iterable[str], run_id: str) ->
     }
 
 
-def receive_all(sqs: SQSClient, queue_url: str, *, delete: bool, limit: int = 100_000) -> list[MessageTypeDef]:
+def receive_all(
+    sqs: SQSClient, queue_url: str, *, delete: bool, limit: int = 100_000
+) -> list[MessageTypeDef]:
     """Every message now in a queue (up to `limit`); deleted as read when `delete`, else left hidden."""
     messages: list[MessageTypeDef] = []
     while len(messages) < limit:
@@ -202,20 +219,23 @@ class Poller:
             "awsRegion": REGION,
         }
 
-    def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> set[str]:
-        """Call the handler on one batch; returns the ids of the messages that failed."""
+    def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> tuple[set[str], Any]:
+        """Call the handler on one batch; returns the ids of the messages that failed and its response."""
         stats = self.stats[route.function]
         stats.invocations += 1
         stats.records += len(batch)
         ids = {message["MessageId"] for message in batch}
+        started = time.monotonic()
         try:
             event = {"Records": [self._record(route, message) for message in batch]}
             response = self._handlers[route.function](event, LambdaContext(route.function))
         except Exception as err:  # a crashing handler fails its whole batch, as in Lambda
             stats.errors += 1
+            stats.seconds += time.monotonic() - started
             reason = f"{route.function} raised {type(err).__name__}: {err}"
             self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return ids
+            return ids, None
+        stats.seconds += time.monotonic() - started
         reported = {
             str(item.get("itemIdentifier") or "") for item in (response or {}).get("batchItemFailures") or ()
         }
@@ -223,35 +243,48 @@ class Poller:
             # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
             reason = f"{route.function} reported unknown batch item failures {sorted(reported - ids)}"
             self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return ids
-        self.failure_reasons.update(dict.fromkeys(reported, f"{route.function} reported the record as failed"))
-        return reported
+            return ids, response
+        self.failure_reasons.update(
+            dict.fromkeys(reported, f"{route.function} reported the record as failed")
+        )
+        return reported, response
 
-    def poll(self, route: Route) -> int:
-        """One receive-invoke-settle cycle on `route`'s queue; returns how many messages it handled."""
+    def poll(self, route: Route) -> Batch | None:
+        """One receive-invoke-settle cycle on `route`'s queue; None when there was nothing to receive."""
         batch = self._receive_batch(route)
         if not batch:
-            return 0
-        failed = self._invoke(route, batch)
+            return None
+        failed, response = self._invoke(route, batch)
         self.stats[route.function].failed_records += len(failed)
         url = self._queue_url(route)
         _delete(self._emulation.sqs, url, [m for m in batch if m["MessageId"] not in failed])
         _release(self._emulation.sqs, url, [m for m in batch if m["MessageId"] in failed])
-        return len(batch)
+        return Batch(len(batch), frozenset(failed), response)
 
     def _ready(self, route: Route) -> bool:
         # The feed's batching window: wait for ingest to settle, then take its events in large batches.
         return not (route is FEED and INGEST in self._routes and self._depth(INGEST) > 0)
 
-    def drain(self, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
-        """Poll every queue until all are empty twice in a row (nothing queued, nothing in flight)."""
+    def drain(
+        self, timeout: float = DEFAULT_TIMEOUT_SECONDS, on_batch: Callable[[str, int], None] | None = None
+    ) -> None:
+        """Poll every queue until all are empty twice in a row (nothing queued, nothing in flight).
+
+        `on_batch(function, messages)` is called after each batch, for progress displays.
+        """
         deadline = time.monotonic() + timeout
         quiet_checks = 0
         while quiet_checks < 2:
             if time.monotonic() > deadline:
                 depths = {route.function: self._depth(route) for route in self._routes}
                 raise DrainTimeout(f"queues not drained after {timeout:.0f}s: {depths}")
-            handled = sum(self.poll(route) for route in self._routes if self._ready(route))
+            handled = 0
+            for route in self._routes:
+                batch = self.poll(route) if self._ready(route) else None
+                if batch is not None:
+                    handled += batch.messages
+                    if on_batch is not None:
+                        on_batch(route.function, batch.messages)
             if handled:
                 quiet_checks = 0
             elif all(self._depth(route) == 0 for route in self._routes):

@@ -86,7 +86,9 @@ def build_report(
     duration_seconds: float,
 ) -> dict[str, Any]:
     feed_updates = Counter(
-        str((e["detail"] or {}).get("category")) for e in events if e["detail-type"] == DetailType.FEED_UPDATED
+        str((e["detail"] or {}).get("category"))
+        for e in events
+        if e["detail-type"] == DetailType.FEED_UPDATED
     )
     return {
         "episodes": episodes,

@@ -61,8 +61,12 @@ class WebhookSink:
             self._stopping.clear()
             self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
             self._server.daemon_threads = True
+            # A short poll interval: stop() waits for one poll, and tests stop many sinks.
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="webhook-sink", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="webhook-sink",
+                daemon=True,
             )
             self._thread.start()
         return self

@@ -1,0 +1,132 @@
+"""`podcast-pipeline local run` and `podcast-pipeline invoke`: argument parsing and the end-of-run summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from podcast_pipeline.config import ConfigError
+from podcast_pipeline.episode import State
+from podcast_pipeline.local.poller import DrainTimeout
+from podcast_pipeline.local.report import REPORT_NAME, problems_of
+from podcast_pipeline.local.runner import InputError, invoke, run_local
+from podcast_pipeline.routes import ROUTES
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run did not complete, or the invoked handler reported failed records
+EXIT_UNUSABLE = 2
+_SUMMARY_STATES = (
+    State.PUBLISHED,
+    State.FAILED,
+    State.AWAITING_AUDIO,
+    State.AWAITING_POST,
+    State.UNPUBLISHED,
+)
+
+
+def add_local_parser(subparsers: Any) -> None:
+    """Register `local run` on a parser's subparsers (argparse's _SubParsersAction)."""
+    local = subparsers.add_parser("local", help="run the pipeline on the embedded AWS emulation")
+    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="upload a folder (or the sample show) and process it end to end")
+    run.add_argument(
+        "--input", type=Path, metavar="DIR", help="folder laid out like the bucket (default: sample)"
+    )
+    run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR", help="feeds and report.json")
+    run.add_argument("--config", type=Path, metavar="FILE", help="site configuration")
+    run.add_argument("--json", action="store_true", help="print report.json to stdout")
+    run.add_argument("--slack-webhook-url", metavar="URL", help="a real webhook instead of the local sink")
+    run.set_defaults(func=run_command)
+
+
+def add_invoke_parser(subparsers: Any) -> None:
+    """Register `invoke FUNCTION --event FILE` on a parser's subparsers."""
+    invoke_parser = subparsers.add_parser("invoke", help="run one handler on one event on a fresh emulation")
+    invoke_parser.add_argument("function", choices=[route.function for route in ROUTES])
+    invoke_parser.add_argument("--event", type=Path, required=True, metavar="FILE", help="event JSON")
+    invoke_parser.add_argument("--config", type=Path, metavar="FILE", help="site configuration")
+    invoke_parser.set_defaults(func=invoke_command)
+
+
+def _error(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        report = run_local(args.input, args.out, args.config, slack_webhook_url=args.slack_webhook_url)
+    except (ConfigError, InputError) as err:
+        _error(str(err))
+        return EXIT_UNUSABLE
+    except DrainTimeout as err:
+        _error(str(err))
+        return EXIT_FAILED
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+    print_summary(report, args.out / REPORT_NAME, Console(stderr=args.json))
+    return EXIT_OK
+
+
+def invoke_command(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(args.event.read_text(encoding="utf-8"))
+        response = invoke(args.function, event, args.config)
+    except OSError as err:
+        _error(f"cannot read {args.event}: {err.strerror}")
+        return EXIT_UNUSABLE
+    except ValueError as err:  # bad JSON, ConfigError, InputError
+        _error(str(err))
+        return EXIT_UNUSABLE
+    sys.stdout.write(json.dumps(response, indent=2, default=str) + "\n")
+    failures = response.get("batchItemFailures") if isinstance(response, Mapping) else None
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def print_summary(report: Mapping[str, Any], report_path: Path, console: Console) -> None:
+    counts = Counter((entry["category"] or "(audio only)", entry["state"]) for entry in report["episodes"])
+    episodes = Table(title="Episodes", title_justify="left")
+    episodes.add_column("category")
+    for state in _SUMMARY_STATES:
+        episodes.add_column(state.value.replace("_", " "), justify="right")
+    for category in sorted({category for category, _ in counts}):
+        episodes.add_row(category, *(str(counts[category, state.value]) for state in _SUMMARY_STATES))
+    console.print(episodes)
+
+    found = problems_of(report["episodes"])
+    if found:
+        problems = Table(title="Problems", title_justify="left")
+        for column in ("episode", "code", "message", "fix"):
+            problems.add_column(column, overflow="fold")
+        for where, problem in found:
+            fix = "\n".join(f'{name}: "{value}"' for name, value in (problem.get("fix") or {}).items())
+            style = "red" if problem["severity"] == "error" else "yellow"
+            problems.add_row(where, f"[{style}]{problem['code']}[/]", problem["message"], fix)
+        console.print(problems)
+
+    for category, path in report["feeds"].items():
+        console.print(f"feed [bold]{category}[/]: {path}", highlight=False)
+    if report["dead_letters"]:
+        console.print(f"[bold red]{len(report['dead_letters'])} message(s) in dead-letter queues[/]")
+    console.print(f"report: {report_path}", highlight=False)
+
+
+def main_local(argv: Sequence[str] | None = None) -> int:
+    """`local run` and `invoke` on their own, as `podcast-pipeline` dispatches them."""
+    parser = argparse.ArgumentParser(prog="podcast-pipeline")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_local_parser(commands)
+    add_invoke_parser(commands)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse has already explained
+        return exit_.code if isinstance(exit_.code, int) else EXIT_UNUSABLE
+    result: int = args.func(args)
+    return result

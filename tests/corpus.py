@@ -1,0 +1,55 @@
+"""The real-show corpus (../shared/corpus/runninginproduction): where it is and what it holds, for any test.
+
+Tests that need it skip cleanly when it is absent: `pytestmark = needs_corpus`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "runninginproduction"
+CORPUS_CONFIG = Path(__file__).resolve().parent / "data" / "runninginproduction.yaml"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not present at {CORPUS}")
+
+
+@dataclass(frozen=True)
+class CorpusPost:
+    path: Path
+    key: str  # the bucket key: `_posts/<category>/<file>`
+    mp3_bytes: str | None  # as quoted in the post
+    mp3_duration: str | None
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def corpus_posts(category: str | None = None) -> list[CorpusPost]:
+    """The corpus posts (of one category), in file-name order; empty when the corpus is absent."""
+    if not CORPUS.is_dir():
+        return []
+    found = []
+    for path in sorted((CORPUS / "_posts").glob(f"{category or '*'}/*.md")):
+        fields = dict(
+            line.split(": ", 1) for line in path.read_text("utf-8").splitlines() if line.startswith("mp3_")
+        )
+        found.append(
+            CorpusPost(
+                path=path,
+                key=path.relative_to(CORPUS).as_posix(),
+                mp3_bytes=fields["mp3_bytes"].strip('"') if "mp3_bytes" in fields else None,
+                mp3_duration=fields["mp3_duration"].strip('"') if "mp3_duration" in fields else None,
+            )
+        )
+    return found
+
+
+def duration_seconds(written: str) -> int:
+    """`1:01:43` → 3703, computed independently of the code under test."""
+    total = 0
+    for part in written.split(":"):
+        total = total * 60 + int(part)
+    return total
