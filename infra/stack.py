@@ -42,15 +42,17 @@ class PodcastPipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         config = load_config(config_file)
 
-        storage = Storage(self, "Storage")
-        events = Events(
+        self.storage = storage = Storage(self, "Storage")
+        self.events = events = Events(
             self,
             "Events",
             stage=stage,
             bucket_name=storage.bucket.bucket_name,
             schemas_dir=constants.SCHEMAS_DIR,
         )
-        notifications = Notifications(self, "Notifications", emails=config.notification_emails)
+        self.notifications = notifications = Notifications(
+            self, "Notifications", emails=config.notification_emails
+        )
         layers = Layers(self, "Layers", config_file=config_file)
 
         shared_environment = {
@@ -64,7 +66,7 @@ class PodcastPipelineStack(Stack):
                 constants.ENV_NOTIFY_TOPIC_ARN: notifications.topic.topic_arn,
             }
         }
-        functions = {
+        self.functions = functions = {
             route.function: QueuedFunction(
                 self,
                 route.function.title(),
@@ -95,7 +97,7 @@ class PodcastPipelineStack(Stack):
         notifications.grant_publish(notify)
         notifications.grant_read_slack_webhook(notify)
 
-        Observability(
+        self.observability = Observability(
             self,
             "Observability",
             functions=list(functions.values()),
@@ -109,19 +111,17 @@ class PodcastPipelineStack(Stack):
         CfnOutput(self, "EventBusArn", value=events.bus.event_bus_arn)
         CfnOutput(self, "NotifyTopicArn", value=notifications.topic.topic_arn)
         CfnOutput(self, "SlackWebhookSecretArn", value=notifications.slack_webhook.secret_arn)
-        if cdn:
-            distribution = Cdn(
-                self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs
-            ).distribution
-            CfnOutput(self, "DistributionDomainName", value=distribution.distribution_domain_name)
+        self.cdn = Cdn(self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs) if cdn else None
+        if self.cdn:
+            CfnOutput(self, "DistributionDomainName", value=self.cdn.distribution.distribution_domain_name)
 
     def _grant_object_reads(self, storage: Storage, role: iam.Role, *prefixes: str) -> None:
         storage.grant_read_objects(role, *prefixes)
-        bucket_arn = self.get_logical_id(storage.bucket.node.default_child)  # type: ignore[arg-type]
+        bucket_id = self.get_logical_id(storage.bucket.node.default_child)  # type: ignore[arg-type]
         for prefix in prefixes:
             Validations.of(role).acknowledge(
                 Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+                    id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
                     reason=f"{role.node.path}: reads every object under {prefix!r}; "
                     "the keys are not known in advance.",
                 )

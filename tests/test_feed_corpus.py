@@ -6,11 +6,11 @@ from __future__ import annotations
 import email.utils
 import io
 import re
-from pathlib import Path
 
 import feedparser
 import podcastparser
 import pytest
+from corpus import CORPUS_CONFIG, CorpusPost, corpus_posts, duration_seconds, needs_corpus
 from lxml import etree
 
 from podcast_pipeline.audio import AudioFacts
@@ -21,34 +21,23 @@ from podcast_pipeline.feed.render import ITUNES_NS, RenderedFeed, render_feed
 from podcast_pipeline.posts import parse_post
 from podcast_pipeline.verify import decide
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "runninginproduction"
-CONFIG = Path(__file__).resolve().parent / "data" / "runninginproduction.yaml"
 IT = f"{{{ITUNES_NS}}}"
 RFC822 = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
     r"\d{2}:\d{2}:\d{2} ([+-]\d{4}|GMT)$"
 )
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
+pytestmark = needs_corpus
 
 
-def seconds(duration: str) -> int:
-    total = 0
-    for part in duration.split(":"):
-        total = total * 60 + int(part)
-    return total
-
-
-def corpus_episode(path: Path, config: SiteConfig) -> Episode:
+def corpus_episode(source: CorpusPost, config: SiteConfig) -> Episode:
     """What ingest makes of a post whose MP3 measures exactly what the post claims."""
-    key = f"_posts/{path.parent.name}/{path.name}"
-    post = parse_post(key, path.read_bytes(), posts_prefix=config.posts_prefix)
+    post = parse_post(source.key, source.data, posts_prefix=config.posts_prefix)
     audio = None
-    if post.has_audio:
-        assert post.claimed_bytes and post.claimed_duration
+    if source.mp3_bytes and source.mp3_duration:
         audio = AudioFacts(
-            bytes=int(post.claimed_bytes),
-            duration_seconds=seconds(post.claimed_duration) + 0.5,
+            bytes=int(source.mp3_bytes),
+            duration_seconds=duration_seconds(source.mp3_duration) + 0.5,
             header="Info",
             bitrate_mode="CBR",
             bitrate=128_000,
@@ -59,23 +48,19 @@ def corpus_episode(path: Path, config: SiteConfig) -> Episode:
             requests=1,
             frames_walked=False,
         )
-    episode = decide(post, audio, config, post_ref=SourceRef(key=key))
+    episode = decide(post, audio, config, post_ref=SourceRef(key=source.key))
     assert episode.state is State.PUBLISHED, episode.problems
     return episode
 
 
 @pytest.fixture(scope="module")
 def config() -> SiteConfig:
-    return load_config(CONFIG)
-
-
-def posts(category: str) -> list[Path]:
-    return sorted((CORPUS / "_posts" / category).glob("*.md"))
+    return load_config(CORPUS_CONFIG)
 
 
 @pytest.fixture(scope="module")
 def podcast_feed(config: SiteConfig) -> RenderedFeed:
-    episodes = [corpus_episode(path, config) for path in posts("podcast")]
+    episodes = [corpus_episode(post, config) for post in corpus_posts("podcast")]
     return render_feed(config.feeds["podcast"], config, episodes)
 
 
@@ -88,16 +73,13 @@ def test_every_corpus_episode_reads_back_in_feedparser(podcast_feed: RenderedFee
     parsed = feedparser.parse(podcast_feed.xml)
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     entries = {entry.id: entry for entry in parsed.entries}
-    paths = posts("podcast")
-    assert len(entries) == len(paths) == 60
-    for path in paths:
-        date, slug = path.stem[:10], path.stem[11:]
+    posts = corpus_posts("podcast")
+    assert len(entries) == len(posts) == 60
+    for post in posts:
+        date, slug = post.path.stem[:10], post.path.stem[11:]
         number = int(slug.split("-")[0])
-        text = path.read_text(encoding="utf-8")
-        claimed_bytes = re.search(r'^mp3_bytes: "(\d+)"', text, re.M)
-        claimed_duration = re.search(r'^mp3_duration: "([\d:]+)"', text, re.M)
-        title = re.search(r'^title: "(.*)"$', text, re.M)
-        assert claimed_bytes and claimed_duration and title
+        title = re.search(r'^title: "(.*)"$', post.path.read_text(encoding="utf-8"), re.M)
+        assert title and post.mp3_bytes and post.mp3_duration
         entry = entries[f"https://runninginproduction.com/podcast/{slug}"]
         assert entry.guidislink is False
         assert entry.title == title[1]
@@ -105,9 +87,9 @@ def test_every_corpus_episode_reads_back_in_feedparser(podcast_feed: RenderedFee
         assert enclosure.href == (
             f"https://runninginproduction.com/assets/podcast/running-in-production-{number}.mp3"
         )
-        assert int(enclosure.length) == int(claimed_bytes[1])
+        assert int(enclosure.length) == int(post.mp3_bytes)
         assert enclosure.type == "audio/mpeg"
-        assert seconds(entry.itunes_duration) == seconds(claimed_duration[1])
+        assert duration_seconds(entry.itunes_duration) == duration_seconds(post.mp3_duration)
         assert entry.published_parsed[:3] == tuple(int(part) for part in date.split("-"))
 
 
@@ -116,17 +98,14 @@ def test_every_corpus_episode_reads_back_in_podcastparser(
 ) -> None:
     parsed = podcastparser.parse(config.feed_url("podcast"), io.BytesIO(podcast_feed.xml))
     by_guid = {episode["guid"]: episode for episode in parsed["episodes"]}
-    for path in posts("podcast"):
-        date, slug = path.stem[:10], path.stem[11:]
-        text = path.read_text(encoding="utf-8")
-        claimed_bytes = re.search(r'^mp3_bytes: "(\d+)"', text, re.M)
-        claimed_duration = re.search(r'^mp3_duration: "([\d:]+)"', text, re.M)
-        assert claimed_bytes and claimed_duration
+    for post in corpus_posts("podcast"):
+        date, slug = post.path.stem[:10], post.path.stem[11:]
+        assert post.mp3_bytes and post.mp3_duration
         episode = by_guid[f"https://runninginproduction.com/podcast/{slug}"]
         (enclosure,) = episode["enclosures"]
-        assert enclosure["file_size"] == int(claimed_bytes[1])
+        assert enclosure["file_size"] == int(post.mp3_bytes)
         assert enclosure["mime_type"] == "audio/mpeg"
-        assert episode["total_time"] == seconds(claimed_duration[1])
+        assert episode["total_time"] == duration_seconds(post.mp3_duration)
         published = email.utils.formatdate(episode["published"], usegmt=True)
         assert email.utils.parsedate_to_datetime(published).date().isoformat() == date
     assert parsed["title"] == "Running in Production"
@@ -216,7 +195,7 @@ def test_show_notes_render_guests_and_drop_plugin_tags(
 
 
 def test_text_only_interviews_feed_has_no_enclosures(config: SiteConfig) -> None:
-    episodes = [corpus_episode(path, config) for path in posts("interviews")]
+    episodes = [corpus_episode(post, config) for post in corpus_posts("interviews")]
     rendered = render_feed(config.feeds["interviews"], config, episodes)
     parsed = feedparser.parse(rendered.xml)
     assert parsed.bozo == 0

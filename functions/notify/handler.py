@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 NAMESPACE = "PodcastPipeline"
 SECRET_MAX_AGE_SECONDS = 300  # a rotated webhook URL is picked up within five minutes
-IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60  # EventBridge and SQS redeliver within hours, not days
+# Outlives the longest an event can come back (a DLQ keeps messages up to 14 days), so not even a redrive
+# repeats a message that already went out; the records are a few bytes each.
+IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 60 * 60
 IDEMPOTENCY_PARTITION = "idempotency#notify"
 
 logger = Logger(service="notify")

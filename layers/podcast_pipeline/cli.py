@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, metavar="FILE", help="site configuration (default: the sample show)"
     )
     check.add_argument("--json", action="store_true", help="print the episode as one JSON object")
-    check.set_defaults(run=run_check)
+    check.set_defaults(func=run_check)
 
     fix = commands.add_parser(
         "fix", help="rewrite a post's mp3_bytes/mp3_duration lines to the measured values"
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument(
         "--dry-run", action="store_true", help="print the change as a unified diff, write nothing"
     )
-    fix.set_defaults(run=run_fix)
+    fix.set_defaults(func=run_fix)
     return parser
 
 
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error argparse has already explained
         return exit_.code if isinstance(exit_.code, int) else EXIT_UNUSABLE
-    command: Command = args.run
+    command: Command = args.func
     return command(args)
 
 

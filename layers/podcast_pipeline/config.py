@@ -83,7 +83,11 @@ def _fill(template: str, values: Mapping[str, object]) -> str:
 
 
 _SECTIONS = {"site", "posts", "audio", "feeds", "verification", "notifications"}
-_POSTS_KEYS = {"prefix": "posts_prefix", "includes_prefix": "includes_prefix", "permalink": "permalink_template"}
+_POSTS_KEYS = {
+    "prefix": "posts_prefix",
+    "includes_prefix": "includes_prefix",
+    "permalink": "permalink_template",
+}
 _AUDIO_KEYS = {"key_template": "audio_key_template", "url_template": "audio_url_template"}
 _FEED_REQUIRED = ("key", "title", "description", "link")
 _FEED_FIELDS = set(FeedConfig.__dataclass_fields__) - {"category"}

@@ -40,7 +40,9 @@ class SourceRef:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceRef:
-        return cls(data["key"], data.get("version_id"), data.get("etag"), data.get("sequencer"), data.get("size"))
+        return cls(
+            data["key"], data.get("version_id"), data.get("etag"), data.get("sequencer"), data.get("size")
+        )
 
 
 @dataclass(frozen=True)

@@ -351,7 +351,7 @@ def rewrite_fields(text: str, values: Mapping[str, str]) -> str:
     )
     out: list[str] = []
     seen: set[str] = set()
-    insert_at, style = opening + 1, '"'
+    insert_at, style = closing, '"'  # until a line is rewritten, `out` lines up with `lines`
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -372,8 +372,6 @@ def rewrite_fields(text: str, values: Mapping[str, str]) -> str:
         insert_at = len(out)
     missing = [name for name in values if name not in seen]
     if missing:
-        if not seen:
-            insert_at, style = closing, '"'  # nothing was rewritten: `out` still lines up with `lines`
         neighbour = out[insert_at - 1]
         ending = "\r\n" if neighbour.endswith("\r\n") else "\n"
         out[insert_at:insert_at] = [f"{name}: {_quote(values[name], style)}{ending}" for name in missing]

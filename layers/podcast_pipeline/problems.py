@@ -62,7 +62,11 @@ class Problem:
         return self.severity is Severity.ERROR
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code.value, "severity": self.severity.value, "message": self.message}
+        out: dict[str, Any] = {
+            "code": self.code.value,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
         if self.fix:
             out["fix"] = dict(self.fix)
         if self.key:

@@ -57,7 +57,7 @@ def add_invoke_parser(subparsers: Any) -> None:
 
 
 def _error(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    print(f"error: {message}", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ STACK_NAME = "podcast-pipeline"
 # Lambda's SQS poller hides a batch for the queue's visibility timeout; locally a failed batch is made
 # visible again at once, so this only has to outlast one handler call.
 VISIBILITY_TIMEOUT_SECONDS = 300
+TARGET_ID = "queue"
 AUDIT = "audit"  # the extra queue that records every event on the custom bus, for the report
 
 
@@ -51,7 +52,7 @@ AUDIT = "audit"  # the extra queue that records every event on the custom bus, f
 class Names:
     """Every resource name, derived from one prefix (unique per emulation when several share a server)."""
 
-    prefix: str = STACK_NAME
+    prefix: str
 
     @property
     def bucket(self) -> str:
@@ -92,6 +93,7 @@ class Emulation:
     names: Names
     queues: Mapping[str, Queues]  # by route function name
     audit_queue_url: str
+    rules: Mapping[str, str]  # rule name stem (function, or AUDIT) -> the bus it is on
     topic_arn: str
     s3: S3Client
     dynamodb: DynamoDBClient
@@ -219,7 +221,7 @@ def _route_to_queue(
     events: EventBridgeClient, *, rule: str, bus: str, pattern: Mapping[str, Any], queue_arn: str
 ) -> None:
     events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
-    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": TARGET_ID, "Arn": queue_arn}])
 
 
 def _bus_name(route: Route, names: Names) -> str:
@@ -243,12 +245,14 @@ def create_resources(endpoint_url: str, names: Names) -> Emulation:
     events.create_event_bus(Name=names.event_bus)
 
     queues: dict[str, Queues] = {}
+    rules: dict[str, str] = {AUDIT: names.event_bus}
     for route in ROUTES:
         queues[route.function] = _create_route_queues(sqs, names, route)
+        rules[route.function] = _bus_name(route, names)
         _route_to_queue(
             events,
             rule=names.rule(route.function),
-            bus=_bus_name(route, names),
+            bus=rules[route.function],
             pattern=route.pattern(names.bucket),
             queue_arn=queues[route.function].arn,
         )
@@ -266,6 +270,7 @@ def create_resources(endpoint_url: str, names: Names) -> Emulation:
         names=names,
         queues=queues,
         audit_queue_url=audit_url,
+        rules=rules,
         topic_arn=topic_arn,
         s3=s3,
         dynamodb=dynamodb,
@@ -276,15 +281,43 @@ def create_resources(endpoint_url: str, names: Names) -> Emulation:
 
 
 def unique_names() -> Names:
-    """Names no other emulation on the same server uses (S3 routes by bucket name across all rules)."""
+    """Names no other emulation in this process uses.
+
+    moto keeps its state in module globals, so every server in a process shares one account: a second
+    run would find the first run's table, and S3 routes its events through every rule of the account.
+    """
     return Names(f"{STACK_NAME}-{uuid.uuid4().hex[:8]}")
 
 
+def delete_resources(emulation: Emulation) -> None:
+    """Delete what `create_resources` made, so a long-lived process does not keep every run's MP3s."""
+    s3, bucket = emulation.s3, emulation.bucket
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        entries = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if entries:
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries]},
+            )
+    s3.delete_bucket(Bucket=bucket)
+    emulation.dynamodb.delete_table(TableName=emulation.names.table)
+    for function, bus in emulation.rules.items():
+        rule = emulation.names.rule(function)
+        emulation.events.remove_targets(Rule=rule, EventBusName=bus, Ids=[TARGET_ID])
+        emulation.events.delete_rule(Name=rule, EventBusName=bus)
+    emulation.events.delete_event_bus(Name=emulation.names.event_bus)
+    for queues in emulation.queues.values():
+        emulation.sqs.delete_queue(QueueUrl=queues.url)
+        emulation.sqs.delete_queue(QueueUrl=queues.dlq_url)
+    emulation.sqs.delete_queue(QueueUrl=emulation.audit_queue_url)
+    emulation.sns.delete_topic(TopicArn=emulation.topic_arn)
+
+
 @contextmanager
-def emulation(endpoint_url: str | None = None, names: Names | None = None) -> Iterator[Emulation]:
-    """The stack on a fresh moto server, or on the server at `endpoint_url` (then with unique names)."""
-    if endpoint_url is not None:
-        yield create_resources(endpoint_url, names or unique_names())
-        return
-    with moto_server() as started:
-        yield create_resources(started, names or Names())
+def emulation(endpoint_url: str | None = None) -> Iterator[Emulation]:
+    """The stack, under unique names, on the server at `endpoint_url` or on a fresh one; deleted after."""
+    with ExitStack() as stack:
+        endpoint = endpoint_url or stack.enter_context(moto_server())
+        created = create_resources(endpoint, unique_names())
+        stack.callback(delete_resources, created)
+        yield created

@@ -61,7 +61,8 @@ def dead_letter_entry(function: str, message: MessageTypeDef, reasons: Mapping[s
     return {
         "queue": function,
         "message_id": message["MessageId"],
-        "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
+        # The receive count moves with the message; reading it from the dead-letter queue added one.
+        "deliveries": int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) - 1,
         "reason": reasons.get(message["MessageId"]),
         "body": _body(message["Body"]),
     }

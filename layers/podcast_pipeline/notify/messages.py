@@ -229,7 +229,7 @@ def _feed_message(event_id: str, detail: Mapping[str, Any], config: SiteConfig |
     items = detail.get("item_count")
     url = feed_url(detail, config)
     changes = ", ".join(f"{n} {name}" for name, n in counts.items())
-    summary = f"{items} items ({changes})" if isinstance(items, int) else changes
+    summary = f"{items} item{'' if items == 1 else 's'} ({changes})" if isinstance(items, int) else changes
     headline = f"Feed {category} updated: {summary}"
     slack = None
     if any(counts.values()):  # a rebuild that changed no item is not news

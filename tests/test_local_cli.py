@@ -1,0 +1,71 @@
+"""`local run` and `invoke` from the command line: exit codes, a clean stdout, and the sample show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from podcast_pipeline.local.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main_local
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def test_a_missing_input_folder_is_unusable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main_local(["local", "run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
+    assert code == EXIT_UNUSABLE
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_a_bad_config_is_unusable_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("site:\n  url: https://x.example\nfeedz: {}\n")
+    code = main_local(["local", "run", "--config", str(config), "--out", str(tmp_path / "out")])
+    assert code == EXIT_UNUSABLE
+    assert "feedz" in capsys.readouterr().err
+
+
+def test_the_sample_show_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main_local(["local", "run", "--out", str(out), "--json"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)  # stdout holds the report and nothing else
+    assert report == json.loads((out / "report.json").read_text())
+
+    states = {e["id"]: e["state"] for e in report["episodes"]}
+    assert states["podcast/3-the-wrong-byte-count"] == "failed"
+    assert states["notes/release-notes"] == "published"
+    assert sorted(states.values()).count("published") == 4
+    assert report["dead_letters"] == []
+    assert set(report["feeds"]) == {"podcast", "notes"}
+    assert all(Path(path).is_file() for path in report["feeds"].values())
+    published = [e for e in report["events"] if e["detail-type"] == "Episode Published"]
+    assert len(published) == 4
+    # One Slack message per published and per failed episode, the failed one with its fix lines.
+    episode_messages = [n for n in report["notifications"] if n["detail-type"] != "Feed Updated"]
+    assert len(episode_messages) == 5
+    (failed,) = [n for n in episode_messages if n["detail-type"] == "Episode Verification Failed"]
+    assert "mp3_bytes" in json.dumps(failed["payload"])
+    assert report["stats"]["functions"]["ingest"]["records"] >= 9
+
+
+@pytest.mark.parametrize(
+    ("function", "event"), [("notify", "episode-published.json"), ("ingest", "s3-object-created-post.json")]
+)
+def test_invoke_runs_one_handler_on_one_event(
+    function: str, event: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main_local(["invoke", function, "--event", str(EVENTS / event)])
+    response = json.loads(capsys.readouterr().out)  # stdout holds the handler's response only
+    assert code == (EXIT_FAILED if response["batchItemFailures"] else EXIT_OK)
+    if function == "notify":  # the message goes to the local Slack sink, which accepts it
+        assert code == EXIT_OK
+
+
+def test_invoke_rejects_an_unreadable_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "event.json"
+    bad.write_text("{not json")
+    assert main_local(["invoke", "notify", "--event", str(bad)]) == EXIT_UNUSABLE
+    assert capsys.readouterr().out == ""
