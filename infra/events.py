@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_eventschemas as eventschemas
@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 from podcast_pipeline.routes import EVENT_SOURCE, Bus, Route
 
 
@@ -52,11 +53,8 @@ class Events(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(constants.DEAD_LETTER_RETENTION_DAYS),
         )
-        Validations.of(self.undelivered).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="Undelivered is itself a dead-letter queue: that of the EventBridge rule targets.",
-            )
+        acknowledge(
+            self.undelivered, "AwsSolutions-SQS3", "is itself the dead-letter queue of the rule targets."
         )
 
         registry = eventschemas.CfnRegistry(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 from podcast_pipeline.config import CONFIG_ENV
 from podcast_pipeline.routes import Route
 
@@ -93,19 +94,16 @@ class QueuedFunction(Construct):
                 **environment,
             },
         )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason=f"{route.function} role: X-Ray's PutTraceSegments and PutTelemetryRecords "
-                "take no resource.",
-            )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "tracing: X-Ray's PutTraceSegments and PutTelemetryRecords accept no resource but `*`.",
         )
-        Validations.of(self.function).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-L1",
-                reason=f"{route.function} function: Python {constants.LAMBDA_PYTHON_VERSION} on purpose; the "
-                "dependencies layer is built for exactly this version and moves with it.",
-            )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"Python {constants.LAMBDA_PYTHON_VERSION} on purpose: the dependencies layer is built for exactly "
+            "this version, and they move together.",
         )
 
         self.function.add_event_source(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, SecretValue, Validations
+from aws_cdk import SecretValue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -13,6 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 
 
 class Notifications(Construct):
@@ -39,12 +40,10 @@ class Notifications(Construct):
             description="Slack incoming-webhook URL of podcast-pipeline notifications",
             secret_string_value=SecretValue.unsafe_plain_text(constants.SLACK_WEBHOOK_PLACEHOLDER),
         )
-        Validations.of(self.slack_webhook).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SMG4",
-                reason="SlackWebhook holds a URL that Slack issues; no Lambda can rotate it, "
-                "people replace it.",
-            )
+        acknowledge(
+            self.slack_webhook,
+            "AwsSolutions-SMG4",
+            "holds a webhook URL that Slack issues; no rotation Lambda can make a new one, people replace it.",
         )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:

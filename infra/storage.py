@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 from podcast_pipeline import table
 
 TABLE_READ_ACTIONS = (
@@ -41,11 +42,8 @@ class Storage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(constants.ACCESS_LOG_RETENTION_DAYS))],
         )
-        Validations.of(self.access_logs).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="AccessLogs is the access-log destination itself; logging it would loop.",
-            )
+        acknowledge(
+            self.access_logs, "AwsSolutions-S1", "the access-log destination itself; logging it would loop."
         )
 
         self.bucket = s3.Bucket(

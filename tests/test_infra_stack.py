@@ -107,7 +107,9 @@ def test_function_runtime_architecture_tracing_and_layers(default: SynthesizedSt
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.function)
 def test_function_environment(default: SynthesizedStack, route: Route) -> None:
     stack = default.stack
-    env = resource(default, stack.functions[route.function].function)["Properties"]["Environment"]["Variables"]
+    env = resource(default, stack.functions[route.function].function)["Properties"]["Environment"][
+        "Variables"
+    ]
     assert env["POWERTOOLS_SERVICE_NAME"] == route.function
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "PodcastPipeline"
     assert env["LOG_LEVEL"] == constants.LOG_LEVEL
@@ -117,39 +119,50 @@ def test_function_environment(default: SynthesizedStack, route: Route) -> None:
     assert env["EVENT_BUS_NAME"] == {"Ref": logical_id(default, stack.events.bus)}
     notify_only = {"SLACK_WEBHOOK_SECRET_ARN", "NOTIFY_TOPIC_ARN"}
     if route is NOTIFY:
-        assert env["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": logical_id(default, stack.notifications.slack_webhook)}
+        assert env["SLACK_WEBHOOK_SECRET_ARN"] == {
+            "Ref": logical_id(default, stack.notifications.slack_webhook)
+        }
         assert env["NOTIFY_TOPIC_ARN"] == {"Ref": logical_id(default, stack.notifications.topic)}
     else:
         assert not notify_only & set(env)
 
 
+def layer_asset_hash(synth: SynthesizedStack, layer: str) -> str:
+    layers = synth.stack.node.find_child("Layers")
+    s3_key = resource(synth, layers.node.find_child(layer))["Properties"]["Content"]["S3Key"]
+    return str(s3_key).removesuffix(".zip")
+
+
 def test_shared_code_layer_holds_the_config_where_the_functions_look(default: SynthesizedStack) -> None:
-    assembly_dir = default.template_file.parent
-    assets = json.loads((assembly_dir / f"{default.stack.artifact_id}.assets.json").read_text())["files"]
-    layer = resource(default, default.stack.node.find_child("Layers").node.find_child("SharedCode"))
-    asset_dir = assembly_dir / assets[layer["Metadata"]["aws:asset:path"].removeprefix("asset.")]["source"]["path"]
-    shipped_config = asset_dir / constants.CONFIG_IN_LAYER
-    assert constants.CONFIG_PATH_IN_LAMBDA == f"/opt/{constants.CONFIG_IN_LAYER}"
-    assert shipped_config.read_bytes() == (ROOT / constants.DEFAULT_CONFIG).read_bytes()
+    asset_dir = default.template_file.parent / f"asset.{layer_asset_hash(default, 'SharedCode')}"
+    assert f"/opt/{constants.CONFIG_IN_LAYER}" == constants.CONFIG_PATH_IN_LAMBDA
+    assert (asset_dir / constants.CONFIG_IN_LAYER).read_bytes() == (
+        ROOT / constants.DEFAULT_CONFIG
+    ).read_bytes()
     assert (asset_dir / "python" / "podcast_pipeline" / "routes.py").is_file()
     assert not list(asset_dir.rglob("__pycache__"))
 
 
-def test_dependency_layer_is_keyed_on_the_dependencies_only(default: SynthesizedStack, full: SynthesizedStack) -> None:
-    def asset_path(synth: SynthesizedStack, layer: str) -> str:
-        layers = synth.stack.node.find_child("Layers")
-        return str(resource(synth, layers.node.find_child(layer))["Metadata"]["aws:asset:path"])
-
+def test_dependency_layer_is_keyed_on_the_dependencies_only(
+    default: SynthesizedStack, full: SynthesizedStack
+) -> None:
     # Same dependencies, different site config: one shared dependencies asset, two shared-code assets.
-    assert asset_path(default, "Dependencies") == asset_path(full, "Dependencies")
-    assert asset_path(default, "SharedCode") != asset_path(full, "SharedCode")
+    assert layer_asset_hash(default, "Dependencies") == layer_asset_hash(full, "Dependencies")
+    assert layer_asset_hash(default, "SharedCode") != layer_asset_hash(full, "SharedCode")
+    dependencies = (
+        default.template_file.parent / f"asset.{layer_asset_hash(default, 'Dependencies')}" / "python"
+    )
+    assert (dependencies / "aws_lambda_powertools").is_dir()
+    assert not (dependencies / "boto3").exists()  # the runtime's own copy must win
 
 
 # -- queues and mappings ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.function)
-def test_queue_has_dead_letter_queue_and_long_enough_visibility(default: SynthesizedStack, route: Route) -> None:
+def test_queue_has_dead_letter_queue_and_long_enough_visibility(
+    default: SynthesizedStack, route: Route
+) -> None:
     queued = default.stack.functions[route.function]
     queue = resource(default, queued.queue)["Properties"]
     dlq = resource(default, queued.dead_letter_queue)["Properties"]
@@ -209,7 +222,9 @@ def test_rule_pattern_equals_the_shared_route(default: SynthesizedStack, route: 
     else:
         assert rule["EventBusName"] == {"Ref": logical_id(default, stack.events.bus)}
     (target,) = rule["Targets"]
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [logical_id(default, stack.events.undelivered), "Arn"]}}
+    assert target["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": [logical_id(default, stack.events.undelivered), "Arn"]}
+    }
     assert target["RetryPolicy"] == {
         "MaximumRetryAttempts": constants.RULE_TARGET_RETRY_ATTEMPTS,
         "MaximumEventAgeInSeconds": constants.RULE_TARGET_MAX_EVENT_AGE_HOURS * 3600,
@@ -232,7 +247,9 @@ def test_bus_archive_and_schemas(default: SynthesizedStack) -> None:
         f"podcast.pipeline@{f.stem}" for f in schema_files
     ]
     for schema_file in schema_files:
-        (schema,) = [s for s in schemas.values() if s["Properties"]["SchemaName"].endswith(f"@{schema_file.stem}")]
+        (schema,) = [
+            s for s in schemas.values() if s["Properties"]["SchemaName"].endswith(f"@{schema_file.stem}")
+        ]
         assert json.loads(schema["Properties"]["Content"]) == json.loads(schema_file.read_text())
 
 
@@ -330,7 +347,8 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(default: SynthesizedSta
         render(queue_ref)
         for policy in resources_of(default, "AWS::SQS::QueuePolicy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        if statement["Effect"] == "Deny"
+        and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         for queue_ref in policy["Properties"]["Queues"]
     }
     assert tls_protected == {f"<{queue_id}>" for queue_id in queues}
@@ -352,7 +370,9 @@ def test_topics_are_encrypted_and_refuse_plain_http(full: SynthesizedStack) -> N
     assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denied)
 
 
-def test_slack_secret_is_a_placeholder_and_emails_subscribe(default: SynthesizedStack, full: SynthesizedStack) -> None:
+def test_slack_secret_is_a_placeholder_and_emails_subscribe(
+    default: SynthesizedStack, full: SynthesizedStack
+) -> None:
     default.template.has_resource_properties(
         "AWS::SecretsManager::Secret", {"SecretString": constants.SLACK_WEBHOOK_PLACEHOLDER}
     )
@@ -392,8 +412,12 @@ def test_ingest_permissions(default: SynthesizedStack) -> None:
         bucket: {"s3:ListBucket"},
     }
     dynamodb = actions_on(permissions, "dynamodb:")
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"} <= dynamodb[table]
-    assert actions_on(permissions, "events:") == {f"<{logical_id(default, stack.events.bus)}.Arn>": {"events:PutEvents"}}
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"} <= dynamodb[
+        table
+    ]
+    assert actions_on(permissions, "events:") == {
+        f"<{logical_id(default, stack.events.bus)}.Arn>": {"events:PutEvents"}
+    }
     assert not actions_on(permissions, "sns:") and not actions_on(permissions, "secretsmanager:")
 
 
@@ -408,18 +432,25 @@ def test_feed_permissions(default: SynthesizedStack) -> None:
     assert s3[f"{bucket}/_includes/*"] == {"s3:GetObject", "s3:GetObjectVersion"}
     dynamodb = actions_on(permissions, "dynamodb:")
     assert dynamodb[f"{table}/index/published"] >= {"dynamodb:Query"}
-    writes = {(target, condition) for action, target, condition in permissions if action == "dynamodb:PutItem"}
+    writes = {
+        (target, condition) for action, target, condition in permissions if action == "dynamodb:PutItem"
+    }
     # Its only table writes are its leases.
     assert writes == {
-        (table, json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LEASE#*"]}}, sort_keys=True))
+        (
+            table,
+            json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LEASE#*"]}}, sort_keys=True),
+        )
     }
-    assert set(actions_on(permissions, "events:").values()) == {frozenset({"events:PutEvents"})}
+    assert list(actions_on(permissions, "events:").values()) == [{"events:PutEvents"}]
 
 
 def test_notify_permissions(default: SynthesizedStack) -> None:
     stack = default.stack
     permissions = role_permissions(default, NOTIFY)
-    assert actions_on(permissions, "sns:") == {f"<{logical_id(default, stack.notifications.topic)}>": {"sns:Publish"}}
+    assert actions_on(permissions, "sns:") == {
+        f"<{logical_id(default, stack.notifications.topic)}>": {"sns:Publish"}
+    }
     assert actions_on(permissions, "secretsmanager:") == {
         f"<{logical_id(default, stack.notifications.slack_webhook)}>": {"secretsmanager:GetSecretValue"}
     }
@@ -481,7 +512,11 @@ def test_cdn_is_optional_and_reads_the_bucket_through_origin_access_control(
             "Bucket": {"Ref": logical_id(full, full.stack.storage.bucket)},
             "PolicyDocument": {
                 "Statement": Match.array_with(
-                    [Match.object_like({"Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"})]
+                    [
+                        Match.object_like(
+                            {"Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"}
+                        )
+                    ]
                 )
             },
         },

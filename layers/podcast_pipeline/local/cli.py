@@ -86,8 +86,10 @@ def invoke_command(args: argparse.Namespace) -> int:
         _error(str(err))
         return EXIT_UNUSABLE
     sys.stdout.write(json.dumps(response, indent=2, default=str) + "\n")
-    failures = response.get("batchItemFailures") if isinstance(response, Mapping) else None
-    return EXIT_FAILED if failures else EXIT_OK
+    failed = isinstance(response, Mapping) and bool(
+        response.get("batchItemFailures") or "errorType" in response
+    )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def print_summary(report: Mapping[str, Any], report_path: Path, console: Console) -> None:

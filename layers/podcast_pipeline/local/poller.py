@@ -62,6 +62,7 @@ class Batch:
     messages: int
     failed: frozenset[str]
     response: Any
+    error: Exception | None = None  # what the handler raised, if it did
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,8 @@ class Poller:
             "awsRegion": REGION,
         }
 
-    def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> tuple[set[str], Any]:
-        """Call the handler on one batch; returns the ids of the messages that failed and its response."""
+    def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> Batch:
+        """Call the handler on one batch."""
         stats = self.stats[route.function]
         stats.invocations += 1
         stats.records += len(batch)
@@ -234,7 +235,7 @@ class Poller:
             stats.seconds += time.monotonic() - started
             reason = f"{route.function} raised {type(err).__name__}: {err}"
             self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return ids, None
+            return Batch(len(batch), frozenset(ids), None, err)
         stats.seconds += time.monotonic() - started
         reported = {
             str(item.get("itemIdentifier") or "") for item in (response or {}).get("batchItemFailures") or ()
@@ -243,23 +244,23 @@ class Poller:
             # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
             reason = f"{route.function} reported unknown batch item failures {sorted(reported - ids)}"
             self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return ids, response
+            return Batch(len(batch), frozenset(ids), response)
         self.failure_reasons.update(
             dict.fromkeys(reported, f"{route.function} reported the record as failed")
         )
-        return reported, response
+        return Batch(len(batch), frozenset(reported), response)
 
     def poll(self, route: Route) -> Batch | None:
         """One receive-invoke-settle cycle on `route`'s queue; None when there was nothing to receive."""
         batch = self._receive_batch(route)
         if not batch:
             return None
-        failed, response = self._invoke(route, batch)
-        self.stats[route.function].failed_records += len(failed)
+        result = self._invoke(route, batch)
+        self.stats[route.function].failed_records += len(result.failed)
         url = self._queue_url(route)
-        _delete(self._emulation.sqs, url, [m for m in batch if m["MessageId"] not in failed])
-        _release(self._emulation.sqs, url, [m for m in batch if m["MessageId"] in failed])
-        return Batch(len(batch), frozenset(failed), response)
+        _delete(self._emulation.sqs, url, [m for m in batch if m["MessageId"] not in result.failed])
+        _release(self._emulation.sqs, url, [m for m in batch if m["MessageId"] in result.failed])
+        return result
 
     def _ready(self, route: Route) -> bool:
         # The feed's batching window: wait for ingest to settle, then take its events in large batches.

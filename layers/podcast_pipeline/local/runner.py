@@ -254,19 +254,34 @@ def run_local(
     return report
 
 
+def _lambda_error(err: Exception) -> dict[str, str]:
+    return {"errorType": type(err).__name__, "errorMessage": str(err)}
+
+
 def invoke(function: str, event: Mapping[str, Any], config_path: Path | None = None) -> Any:
     """Run one handler on one event against a fresh emulation; returns the handler's response.
 
     An EventBridge event travels as SQS would carry it: sent to the function's queue and received in a
-    batch of one. An event that already is an SQS batch (`Records`) goes to the handler as it is.
+    batch of one. An event that already is an SQS batch (`Records`) goes to the handler as it is. When the
+    handler raises, the result is Lambda's error shape, `{"errorType": ..., "errorMessage": ...}`.
     """
     route = next((r for r in ROUTES if r.function == function), None)
     if route is None:
         raise InputError(f"unknown function {function!r} (one of: {', '.join(r.function for r in ROUTES)})")
     with local_session(config_path) as session:
+        handler = session.handlers[function]
         if "Records" in event:
-            return session.handlers[function](dict(event), LambdaContext(function))
+            try:
+                return handler(dict(event), LambdaContext(function))
+            except Exception as err:
+                return _lambda_error(err)
         queue_url = session.emulation.queues[function].url
         session.emulation.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
-        batch = Poller(session.emulation, {function: session.handlers[function]}).poll(route)
-        return batch.response if batch else None
+        batch = Poller(session.emulation, {function: handler}).poll(route)
+        if batch is None:
+            raise InputError(f"the {function} queue did not deliver the event")
+        return (
+            batch.response
+            if batch.error is None
+            else {"errorType": "HandlerError", "errorMessage": batch.error}
+        )
