@@ -29,7 +29,7 @@ DEBIAN_TOOLS = {"ffmpeg": "ffmpeg", "lame": "lame", "mp3val": "mp3val"}
 
 def _run(*cmd: str | Path, **kwargs: object) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]  # noqa: S603
 
 
 def _env() -> dict[str, str]:
@@ -58,8 +58,17 @@ def ensure_cdk_cli() -> None:
     if cdk.exists():
         return
     CDK_PREFIX.mkdir(parents=True, exist_ok=True)
-    _run(BIN / "npm", "install", "--silent", "--no-fund", "--no-audit", "--prefix", CDK_PREFIX,
-         f"aws-cdk@{CDK_CLI_VERSION}", env=_env())
+    _run(
+        BIN / "npm",
+        "install",
+        "--silent",
+        "--no-fund",
+        "--no-audit",
+        "--prefix",
+        CDK_PREFIX,
+        f"aws-cdk@{CDK_CLI_VERSION}",
+        env=_env(),
+    )
 
 
 def ensure_debian_tools() -> None:

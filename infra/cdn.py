@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 
 
 class Cdn(Construct):
@@ -37,16 +37,16 @@ class Cdn(Construct):
             log_bucket=log_bucket,
             log_file_prefix=constants.CDN_LOG_PREFIX,
         )
-        for rule, reason in (
-            ("AwsSolutions-CFR1", "Distribution: a podcast is for listeners anywhere; no geo restriction."),
+        for rule, why in (
+            ("AwsSolutions-CFR1", "a podcast is for listeners anywhere; no geo restriction."),
             (
                 "AwsSolutions-CFR2",
-                "Distribution: serves static public files only (GET/HEAD); a WAF adds cost, no protection.",
+                "serves public static files (GET/HEAD only); a WAF adds cost, not protection.",
             ),
             (
                 "AwsSolutions-CFR4",
-                "Distribution: no custom domain, so it uses the default *.cloudfront.net certificate, whose "
-                "TLS policy CloudFront fixes; a custom domain with TLSv1.2_2021 is the operator's choice.",
+                "without a custom domain the default *.cloudfront.net certificate is used and CloudFront "
+                "fixes its TLS policy; with a custom domain, set TLSv1.2_2021.",
             ),
         ):
-            Validations.of(self.distribution).acknowledge(Acknowledgment(id=rule, reason=reason))
+            acknowledge(self.distribution, rule, why)

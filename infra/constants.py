@@ -29,6 +29,7 @@ FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 LAYERS_DIR = PROJECT_ROOT / "layers"
 SHARED_PACKAGE = "podcast_pipeline"
 HANDLER = "handler.handler"
+FUNCTION_CODE_EXCLUDES = ("__pycache__", "*.pyc")
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
 LAMBDA_PYTHON_VERSION = LAMBDA_RUNTIME.name.removeprefix("python")
@@ -72,6 +73,9 @@ NONCURRENT_VERSION_EXPIRY_DAYS = 90  # earlier versions of posts and MP3s stay r
 ACCESS_LOG_RETENTION_DAYS = 365
 ACCESS_LOG_PREFIX = "content-bucket/"
 CDN_LOG_PREFIX = "cdn/"
+
+# The partition key of the notify function's idempotency records (its IDEMPOTENCY_PARTITION).
+NOTIFY_IDEMPOTENCY_PARTITION = "idempotency#notify"
 
 # Secrets Manager: stored until the operator puts the real Slack incoming-webhook URL in.
 SLACK_WEBHOOK_PLACEHOLDER = "not-configured"

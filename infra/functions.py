@@ -78,7 +78,7 @@ class QueuedFunction(Construct):
             architecture=constants.LAMBDA_ARCHITECTURE,
             handler=constants.HANDLER,
             code=lambda_.Code.from_asset(
-                str(constants.FUNCTIONS_DIR / route.function), exclude=["__pycache__", "*.pyc"]
+                str(constants.FUNCTIONS_DIR / route.function), exclude=list(constants.FUNCTION_CODE_EXCLUDES)
             ),
             layers=list(layers),
             memory_size=sizing.memory_mb,
@@ -102,8 +102,8 @@ class QueuedFunction(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            f"Python {constants.LAMBDA_PYTHON_VERSION} on purpose: the dependencies layer is built for exactly "
-            "this version, and they move together.",
+            f"Python {constants.LAMBDA_PYTHON_VERSION} on purpose: the dependencies layer is built for "
+            "exactly this version, and they move together.",
         )
 
         self.function.add_event_source(

@@ -28,8 +28,8 @@ LAYER_PYTHON_DIR = "python"  # Lambda puts /opt/python on sys.path
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 # Never imported at run time: byte code the runtime cannot reuse from a read-only /opt, and test suites.
 STRIPPED_DIRS = ("__pycache__", "tests")
-# The shared package minus what only the command line uses (the emulation needs moto).
-SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local")
+# The shared package minus what only the command line uses (it needs rich, the emulation moto).
+SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local", "cli.py")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def resolve_dependencies(requirements: list[str], target: Target) -> str:
 def build_dependencies_layer(out_dir: Path, requirements: list[str], target: Target) -> None:
     """Resolve and install the wheels for `target` into `out_dir/python`, then drop what is never imported."""
     site = out_dir / LAYER_PYTHON_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
     pinned = out_dir / "requirements.txt"
     pinned.write_text(resolve_dependencies(requirements, target), encoding="utf-8")
     try:

@@ -43,7 +43,7 @@ class Notifications(Construct):
         acknowledge(
             self.slack_webhook,
             "AwsSolutions-SMG4",
-            "holds a webhook URL that Slack issues; no rotation Lambda can make a new one, people replace it.",
+            "holds a webhook URL that Slack issues: no rotation Lambda can make one, people replace it.",
         )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import constants
+from infra.acknowledge import acknowledge
 from infra.cdn import Cdn
 from infra.events import Events
 from infra.functions import QueuedFunction
@@ -96,6 +97,9 @@ class PodcastPipelineStack(Stack):
         notify = functions[NOTIFY.function].role
         notifications.grant_publish(notify)
         notifications.grant_read_slack_webhook(notify)
+        # Its idempotency records (one message per event), and nothing else in the table.
+        storage.grant_read_table(notify, partition_key_prefix=constants.NOTIFY_IDEMPOTENCY_PARTITION)
+        storage.grant_write_table(notify, partition_key_prefix=constants.NOTIFY_IDEMPOTENCY_PARTITION)
 
         self.observability = Observability(
             self,
@@ -119,10 +123,8 @@ class PodcastPipelineStack(Stack):
         storage.grant_read_objects(role, *prefixes)
         bucket_id = self.get_logical_id(storage.bucket.node.default_child)  # type: ignore[arg-type]
         for prefix in prefixes:
-            Validations.of(role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
-                    reason=f"{role.node.path}: reads every object under {prefix!r}; "
-                    "the keys are not known in advance.",
-                )
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
+                f"reads every object under {prefix!r}, whose keys are not known in advance.",
             )

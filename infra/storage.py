@@ -121,26 +121,29 @@ class Storage(Construct):
             resource_arns=[self.bucket.arn_for_objects(key) for key in keys],
         )
 
-    def grant_read_table(self, grantee: iam.IGrantable) -> None:
+    def grant_read_table(self, grantee: iam.IGrantable, *, partition_key_prefix: str | None = None) -> None:
+        """Read items and query the published index; with `partition_key_prefix`, only those items."""
+        resources = [self.table.table_arn]
+        if partition_key_prefix is None:
+            resources.append(f"{self.table.table_arn}/index/{table.PUBLISHED_INDEX}")
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=list(TABLE_READ_ACTIONS),
-            resource_arns=[
-                self.table.table_arn,
-                f"{self.table.table_arn}/index/{table.PUBLISHED_INDEX}",
-            ],
+            resource_arns=resources,
+            conditions=_leading_keys(partition_key_prefix),
         )
 
     def grant_write_table(self, grantee: iam.IGrantable, *, partition_key_prefix: str | None = None) -> None:
         """Write items; with `partition_key_prefix`, only items whose partition key starts with it."""
-        conditions = (
-            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{partition_key_prefix}*"]}}
-            if partition_key_prefix
-            else None
-        )
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=list(TABLE_WRITE_ACTIONS),
             resource_arns=[self.table.table_arn],
-            conditions=conditions,
+            conditions=_leading_keys(partition_key_prefix),
         )
+
+
+def _leading_keys(partition_key_prefix: str | None) -> dict[str, dict[str, list[str]]] | None:
+    if partition_key_prefix is None:
+        return None
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{partition_key_prefix}*"]}}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from event_contracts import validate_detail
+
 from podcast_pipeline.episode import Episode
 from podcast_pipeline.local.corrections import correct_body, delete_object
 from podcast_pipeline.local.poller import Poller, receive_all

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cfnlint.api import ManualArgs, lint_file
+from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 from infra_fixtures import synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -154,6 +156,8 @@ def test_dependency_layer_is_keyed_on_the_dependencies_only(
     )
     assert (dependencies / "aws_lambda_powertools").is_dir()
     assert not (dependencies / "boto3").exists()  # the runtime's own copy must win
+    unzipped = sum(f.stat().st_size for f in dependencies.rglob("*") if f.is_file())
+    assert unzipped < 200 * 2**20  # Lambda allows 250 MB for the function and all its layers
 
 
 # -- queues and mappings ---------------------------------------------------------------------------
@@ -216,7 +220,7 @@ def test_rule_pattern_equals_the_shared_route(default: SynthesizedStack, route: 
     ]
     assert len(rules) == 1
     (rule,) = rules
-    assert rule["EventPattern"] == route.pattern(bucket_ref)  # type: ignore[arg-type]  # a token stands for the name
+    assert rule["EventPattern"] == route.pattern(bucket_ref)  # the Ref stands in for the name
     if route.bus is Bus.DEFAULT:
         assert rule["EventBusName"] == "default"
     else:
@@ -254,7 +258,7 @@ def test_bus_archive_and_schemas(default: SynthesizedStack) -> None:
 
 
 def test_schema_registry_synthesizes_from_any_number_of_files(tmp_path: Any) -> None:
-    def schemas_in(directory: Any) -> dict[str, Any]:
+    def schemas_in(directory: Any) -> Mapping[str, Any]:
         stack = Stack(App())
         Events(stack, "Events", stage="t", bucket_name="bucket", schemas_dir=directory)
         return Template.from_stack(stack).find_resources("AWS::EventSchemas::Schema")
@@ -458,6 +462,26 @@ def test_notify_permissions(default: SynthesizedStack) -> None:
         f"<{logical_id(default, stack.notifications.topic_key)}.Arn>": {"kms:Decrypt", "kms:GenerateDataKey"}
     }
     assert not actions_on(permissions, "s3:") and not actions_on(permissions, "events:")
+    # The table: its own idempotency records only, and the partition matches the handler's.
+    table = f"<{logical_id(default, stack.storage.table)}.Arn>"
+    only_its_records = json.dumps(
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#notify*"]}}, sort_keys=True
+    )
+    table_access = {(t, c) for a, t, c in permissions if a.startswith("dynamodb:")}
+    assert table_access == {(table, only_its_records)}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= {
+        a for a, _, _ in permissions if a.startswith("dynamodb:")
+    }
+    assert handler_constant("notify", "IDEMPOTENCY_PARTITION") == constants.NOTIFY_IDEMPOTENCY_PARTITION
+
+
+def handler_constant(function: str, name: str) -> Any:
+    """A module-level constant of a handler, read without importing it."""
+    module = ast.parse((constants.FUNCTIONS_DIR / function / "handler.py").read_text())
+    for node in module.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{name} not found in functions/{function}/handler.py")
 
 
 def test_no_aws_managed_policies(default: SynthesizedStack) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from podcast_pipeline.local.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main_local
+from podcast_pipeline.cli import main
+from podcast_pipeline.local.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 def test_a_missing_input_folder_is_unusable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main_local(["local", "run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
+    code = main(["local", "run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
     assert code == EXIT_UNUSABLE
     captured = capsys.readouterr()
     assert "does not exist" in captured.err and "Traceback" not in captured.err
@@ -23,14 +24,14 @@ def test_a_missing_input_folder_is_unusable(tmp_path: Path, capsys: pytest.Captu
 def test_a_bad_config_is_unusable_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "site.yaml"
     config.write_text("site:\n  url: https://x.example\nfeedz: {}\n")
-    code = main_local(["local", "run", "--config", str(config), "--out", str(tmp_path / "out")])
+    code = main(["local", "run", "--config", str(config), "--out", str(tmp_path / "out")])
     assert code == EXIT_UNUSABLE
     assert "feedz" in capsys.readouterr().err
 
 
 def test_the_sample_show_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert main_local(["local", "run", "--out", str(out), "--json"]) == EXIT_OK
+    assert main(["local", "run", "--out", str(out), "--json"]) == EXIT_OK
     report = json.loads(capsys.readouterr().out)  # stdout holds the report and nothing else
     assert report == json.loads((out / "report.json").read_text())
 
@@ -57,7 +58,7 @@ def test_the_sample_show_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
 def test_invoke_runs_one_handler_on_one_event(
     function: str, event: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main_local(["invoke", function, "--event", str(EVENTS / event)])
+    code = main(["invoke", function, "--event", str(EVENTS / event)])
     response = json.loads(capsys.readouterr().out)  # stdout holds the handler's response only
     failed = "errorType" in response or bool(response["batchItemFailures"])
     assert code == (EXIT_FAILED if failed else EXIT_OK)
@@ -68,5 +69,5 @@ def test_invoke_runs_one_handler_on_one_event(
 def test_invoke_rejects_an_unreadable_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "event.json"
     bad.write_text("{not json")
-    assert main_local(["invoke", "notify", "--event", str(bad)]) == EXIT_UNUSABLE
+    assert main(["invoke", "notify", "--event", str(bad)]) == EXIT_UNUSABLE
     assert capsys.readouterr().out == ""

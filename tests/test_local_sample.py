@@ -37,7 +37,7 @@ def test_the_sample_show_has_one_wrong_claim_and_one_text_only_post(tmp_path: Pa
         audio = tmp_path / "assets" / "podcast" / f"sample-show-{number}.mp3"
         facts = measure(io.BytesIO(audio.read_bytes()))
         assert parse_duration(str(meta["mp3_duration"])) == int(facts.duration_seconds)
-        if int(meta["mp3_bytes"]) != facts.bytes:
+        if int(str(meta["mp3_bytes"])) != facts.bytes:
             wrong.append(post.name)
         assert "{{ page.guest }}" in post.read_text()
     assert wrong == ["2024-01-22-3-the-wrong-byte-count.md"]

@@ -23,6 +23,7 @@ from podcast_pipeline.audio import AudioFacts, measure
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.local.cli import add_invoke_parser, add_local_parser
 from podcast_pipeline.posts import Post, parse_post, post_identity, rewrite_fields
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.verify import audio_key_of, decide
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the change as a unified diff, write nothing"
     )
     fix.set_defaults(func=run_fix)
+    add_local_parser(commands)
+    add_invoke_parser(commands)
     return parser
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,7 @@ from rich.table import Table
 
 from podcast_pipeline.config import ConfigError
 from podcast_pipeline.episode import State
-from podcast_pipeline.local.poller import DrainTimeout
 from podcast_pipeline.local.report import REPORT_NAME, problems_of
-from podcast_pipeline.local.runner import InputError, invoke, run_local
 from podcast_pipeline.routes import ROUTES
 
 EXIT_OK = 0
@@ -61,6 +59,10 @@ def _error(message: str) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # The emulation (boto3, moto) loads only for the commands that use it: `check` stays quick.
+    from podcast_pipeline.local.poller import DrainTimeout
+    from podcast_pipeline.local.runner import InputError, run_local
+
     try:
         report = run_local(args.input, args.out, args.config, slack_webhook_url=args.slack_webhook_url)
     except (ConfigError, InputError) as err:
@@ -76,6 +78,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def invoke_command(args: argparse.Namespace) -> int:
+    from podcast_pipeline.local.runner import invoke
+
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
         response = invoke(args.function, event, args.config)
@@ -118,17 +122,3 @@ def print_summary(report: Mapping[str, Any], report_path: Path, console: Console
     if report["dead_letters"]:
         console.print(f"[bold red]{len(report['dead_letters'])} message(s) in dead-letter queues[/]")
     console.print(f"report: {report_path}", highlight=False)
-
-
-def main_local(argv: Sequence[str] | None = None) -> int:
-    """`local run` and `invoke` on their own, as `podcast-pipeline` dispatches them."""
-    parser = argparse.ArgumentParser(prog="podcast-pipeline")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_local_parser(commands)
-    add_invoke_parser(commands)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error argparse has already explained
-        return exit_.code if isinstance(exit_.code, int) else EXIT_UNUSABLE
-    result: int = args.func(args)
-    return result
