@@ -53,3 +53,21 @@ def duration_seconds(written: str) -> int:
     for part in written.split(":"):
         total = total * 60 + int(part)
     return total
+
+
+def write_corpus_site(root: Path, audio_key_template: str, *, limit: int | None = None) -> Path:
+    """The corpus laid out like its bucket under `root`: every post, and for each podcast post a generated
+    MP3 of exactly its `mp3_bytes` whose duration floors to its `mp3_duration` (at most `limit` episodes)."""
+    from mp3_fixtures import matching_mp3
+
+    for post in corpus_posts():
+        target = root / post.key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(post.data)
+    for post in corpus_posts("podcast")[:limit]:
+        assert post.mp3_bytes and post.mp3_duration
+        number = post.path.name[len("YYYY-MM-DD-") :].split("-", 1)[0]
+        audio = root / audio_key_template.format(number=number)
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        audio.write_bytes(matching_mp3(int(post.mp3_bytes), duration_seconds(post.mp3_duration)))
+    return root
