@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,9 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from infra import constants  # noqa: E402
 from infra.stack import PodcastPipelineStack  # noqa: E402
 
-# Outside the CLI's cdk.out/manifest.json, but inside cdk.out so staged layers survive between sessions.
-TEST_ASSEMBLY = ROOT / "cdk.out" / "test-assembly"
+# Outside the CLI's cdk.out/manifest.json, but inside cdk.out so staged layers survive between sessions;
+# one per xdist worker, so two workers never bundle into the same folder.
+TEST_ASSEMBLY = ROOT / "cdk.out" / f"test-assembly-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 EMAILS = ("producer@example.com", "ops@example.com")
 
 

@@ -17,7 +17,7 @@ from infra.events import Events
 from podcast_pipeline.config import CONFIG_ENV, load_config
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES, Bus, Route
 
-# Every infra test shares the session's one synth: keep them on one xdist worker.
+# One synth per worker: where xdist grouping works, every infra test runs on the same one.
 pytestmark = pytest.mark.xdist_group("cdk")
 
 SAMPLE = load_config(ROOT / constants.DEFAULT_CONFIG)

@@ -137,7 +137,9 @@ def test_a_redirect_is_not_followed(sink: WebhookSink, sleeps: list[float]) -> N
 
 def test_only_http_urls_are_opened(sleeps: list[float]) -> None:
     with pytest.raises(PermanentDeliveryError, match="not an http") as failure:
-        SlackWebhook("file:///etc/passwd", poster(sleeps)).send(PAYLOAD)
+        poster(sleeps).post(
+            "file:///etc/passwd", b"{}", content_type="application/json", label="Slack webhook"
+        )
     assert "passwd" not in str(failure.value)
 
 
@@ -174,3 +176,11 @@ def test_websub_hub_refusal_names_the_hub(sink: WebhookSink, sleeps: list[float]
 def test_policy_rejects_unbounded_settings() -> None:
     with pytest.raises(ValueError, match="at least one attempt"):
         RetryPolicy(max_attempts=0)
+
+
+def test_a_placeholder_secret_turns_slack_off_instead_of_failing(caplog: pytest.LogCaptureFixture) -> None:
+    webhook = SlackWebhook(lambda: "not-configured")
+    with caplog.at_level("WARNING", logger="podcast_pipeline.notify"):
+        webhook.send({"text": "hello"})
+    assert "not configured" in caplog.text
+    assert "not-configured" not in caplog.text
