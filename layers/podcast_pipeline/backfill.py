@@ -98,11 +98,16 @@ def scan_site(site_dir: Path, config: SiteConfig) -> Site:
     """Find and check every post of `site_dir`, with its MP3, and the includes the show notes use."""
     if not site_dir.is_dir():
         raise SiteError(f"site folder {site_dir} does not exist or is not a folder")
-    posts = _files_under(site_dir, config.posts_prefix, Kind.POST, suffix=".md")
+    posts = site_posts(site_dir, config)
     if not posts:
         raise SiteError(f"no posts (*.md) under {site_dir / config.posts_prefix}")
     includes = _files_under(site_dir, config.includes_prefix, Kind.INCLUDE)
     return Site(tuple(check_post(site_dir, post, config) for post in posts), tuple(includes))
+
+
+def site_posts(site_dir: Path, config: SiteConfig) -> list[SiteFile]:
+    """The posts (`*.md` under the posts prefix, any depth) of a site folder, in key order."""
+    return _files_under(site_dir, config.posts_prefix, Kind.POST, suffix=".md")
 
 
 def _files_under(site_dir: Path, prefix: str, kind: Kind, *, suffix: str = "") -> list[SiteFile]:

@@ -11,8 +11,10 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from rich.console import Console
@@ -20,13 +22,16 @@ from rich.table import Table
 from rich.text import Text
 
 from podcast_pipeline.audio import AudioFacts, measure
+from podcast_pipeline.backfill import site_posts
+from podcast_pipeline.backfill_cli import add_backfill_parser
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.feed.cli import add_feed_parser
 from podcast_pipeline.local.cli import add_invoke_parser, add_local_parser
-from podcast_pipeline.posts import Post, parse_post, post_identity, rewrite_fields
+from podcast_pipeline.posts import Post, parse_post, rewrite_fields
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
-from podcast_pipeline.verify import audio_key_of, decide
+from podcast_pipeline.verify import audio_key_of, decide, unusable_post
 
 EXIT_VERIFIED = 0
 EXIT_FAILED = 1
@@ -73,9 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     fix = commands.add_parser(
         "fix", help="rewrite a post's mp3_bytes/mp3_duration lines to the measured values"
     )
-    fix.add_argument("post", type=Path, metavar="POST.md")
+    fix.add_argument("post", type=Path, metavar="POST.md", nargs="?")
     fix.add_argument(
         "--audio", type=Path, metavar="FILE.mp3", help="default: the config's audio key in the site"
+    )
+    fix.add_argument("--all", type=Path, metavar="SITE_DIR", help="fix every post of a site instead of one")
+    fix.add_argument(
+        "--audio-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --all: where the MP3s are, at their audio key or by file name",
     )
     fix.add_argument(
         "--config", type=Path, metavar="FILE", help="site configuration (default: the sample show)"
@@ -86,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     fix.set_defaults(func=run_fix)
     add_local_parser(commands)
     add_invoke_parser(commands)
+    add_backfill_parser(commands)
+    add_feed_parser(commands)
     return parser
 
 
@@ -121,46 +135,102 @@ def run_check(args: argparse.Namespace) -> int:
 # -- fix ---------------------------------------------------------------------------------------------
 
 
+class _Fixed(StrEnum):
+    """What fixing one post came to."""
+
+    REWRITTEN = "rewritten"
+    ALREADY_RIGHT = "already right"
+    TEXT_ONLY = "text-only (no mp3_* fields)"
+    UNUSABLE = "unusable"
+
+
 def run_fix(args: argparse.Namespace) -> int:
-    err = Console(stderr=True, highlight=False)
-    try:
-        inputs = _load(args.post, args.audio, args.config)
-        if inputs.audio is None:
-            looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
-            err.print(Text(f"{args.post}: pass --audio FILE.mp3 to measure{looked}"))
-            return EXIT_UNUSABLE
-        values = {
-            "mp3_bytes": str(inputs.audio.bytes),
-            "mp3_duration": format_duration(int(inputs.audio.duration_seconds)),
-        }
-        fixed = rewrite_fields(inputs.text, values)
-    except Unusable as unusable:
-        _print_problems(err, unusable.episode.problems)
+    if args.all is not None:
+        return _fix_site(args)
+    if args.post is None or args.audio_dir is not None:
+        Console(stderr=True).print("error: fix takes POST.md [--audio FILE.mp3], or --all SITE_DIR --audio-dir DIR")
         return EXIT_UNUSABLE
+    inputs = _load_for_fix(args.post, args.audio, args.config)
+    fixed = _fix(inputs, dry_run=args.dry_run) if inputs else _Fixed.UNUSABLE
+    return EXIT_UNUSABLE if fixed is _Fixed.UNUSABLE else EXIT_VERIFIED
+
+
+def _fix_site(args: argparse.Namespace) -> int:
+    """`fix --all SITE_DIR --audio-dir DIR`: every post with mp3_* fields, measured against its MP3 in DIR."""
+    err = Console(stderr=True, highlight=False)
+    if args.post is not None or args.audio is not None or args.audio_dir is None:
+        err.print("error: fix --all SITE_DIR takes --audio-dir DIR, and no POST.md or --audio")
+        return EXIT_UNUSABLE
+    try:
+        posts = site_posts(args.all, load_config(args.config)) if args.all.is_dir() else []
+    except ConfigError as problem:
+        err.print(Text(f"error: {problem}"))
+        return EXIT_UNUSABLE
+    if not posts:
+        err.print(Text(f"error: no posts in {args.all}"))
+        return EXIT_UNUSABLE
+    outcomes: Counter[_Fixed] = Counter()
+    for post in posts:
+        inputs = _load_for_fix(post.path, None, args.config, audio_dir=args.audio_dir)
+        if inputs is None:
+            outcomes[_Fixed.UNUSABLE] += 1
+        elif not inputs.post.has_audio:
+            outcomes[_Fixed.TEXT_ONLY] += 1
+        else:
+            outcomes[_fix(inputs, dry_run=args.dry_run)] += 1
+    counts = ", ".join(f"{outcomes[fixed]} {fixed.value}" for fixed in _Fixed)
+    Console(highlight=False).print(Text(f"{len(posts)} posts: {counts}"))
+    return EXIT_UNUSABLE if outcomes[_Fixed.UNUSABLE] else EXIT_VERIFIED
+
+
+def _load_for_fix(
+    post_path: Path, audio_path: Path | None, config_path: Path | None, *, audio_dir: Path | None = None
+) -> Inputs | None:
+    """The inputs, or None once their problems are printed."""
+    try:
+        return _load(post_path, audio_path, config_path, audio_dir=audio_dir)
+    except Unusable as unusable:
+        _print_problems(Console(stderr=True, highlight=False), unusable.episode.problems)
+        return None
+
+
+def _fix(inputs: Inputs, *, dry_run: bool) -> _Fixed:
+    """Rewrite (or, dry, print the diff of) the post's mp3_* lines to what its measured audio says."""
+    err = Console(stderr=True, highlight=False)
+    if inputs.audio is None:
+        looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
+        err.print(Text(f"{inputs.path}: pass --audio FILE.mp3 to measure{looked}"))
+        return _Fixed.UNUSABLE
+    values = {
+        "mp3_bytes": str(inputs.audio.bytes),
+        "mp3_duration": format_duration(int(inputs.audio.duration_seconds)),
+    }
+    try:
+        fixed = rewrite_fields(inputs.text, values)
     except ProblemError as problem:
         _print_problems(err, (problem.problem,))
-        return EXIT_UNUSABLE
+        return _Fixed.UNUSABLE
     out = Console(highlight=False)
     if fixed == inputs.text:
-        out.print(Text(f"{args.post}: already right"))
-        return EXIT_VERIFIED
-    if args.dry_run:
+        out.print(Text(f"{inputs.path}: already right"))
+        return _Fixed.ALREADY_RIGHT
+    if dry_run:
         diff = difflib.unified_diff(
             inputs.text.splitlines(keepends=True),
             fixed.splitlines(keepends=True),
-            fromfile=str(args.post),
-            tofile=str(args.post),
+            fromfile=str(inputs.path),
+            tofile=str(inputs.path),
         )
         sys.stdout.write("".join(diff))
-        return EXIT_VERIFIED
+        return _Fixed.REWRITTEN
     try:
         _replace_file(inputs.path, fixed.encode("utf-8"))
     except OSError as problem:
-        err.print(Text(f"{args.post}: cannot write: {problem.strerror}"))
-        return EXIT_UNUSABLE
+        err.print(Text(f"{inputs.path}: cannot write: {problem.strerror}"))
+        return _Fixed.UNUSABLE
     written = ", ".join(f"{name}: {json.dumps(value)}" for name, value in values.items())
-    out.print(Text(f"{args.post}: wrote {written}"))
-    return EXIT_VERIFIED
+    out.print(Text(f"{inputs.path}: wrote {written}"))
+    return _Fixed.REWRITTEN
 
 
 def _replace_file(path: Path, data: bytes) -> None:
@@ -179,7 +249,9 @@ def _replace_file(path: Path, data: bytes) -> None:
 # -- inputs ------------------------------------------------------------------------------------------
 
 
-def _load(post_path: Path, audio_path: Path | None, config_path: Path | None) -> Inputs:
+def _load(
+    post_path: Path, audio_path: Path | None, config_path: Path | None, *, audio_dir: Path | None = None
+) -> Inputs:
     """Config, post and measured audio; Unusable with what is known when any of them cannot be used."""
     try:
         config = load_config(config_path)
@@ -196,7 +268,7 @@ def _load(post_path: Path, audio_path: Path | None, config_path: Path | None) ->
     except ProblemError as problem:
         raise _unusable(post_path, config, None, problem.problem) from problem
     if audio_path is None:
-        audio_path = _default_audio_path(post, config, site_root)
+        audio_path = _default_audio_path(post, config, site_root, audio_dir)
         if audio_path is not None and not audio_path.is_file():
             return Inputs(config, post_path, data.decode("utf-8"), post, None, audio_path)
     audio = _measure(audio_path, post, config) if audio_path is not None else None
@@ -221,18 +293,7 @@ def _unusable(post_path: Path, config: SiteConfig | None, post: Post | None, pro
         return Unusable(replace(episode, state=State.FAILED, problems=(*episode.problems, problem)))
     layout = config or SiteConfig(site={})
     key, _ = post_location(post_path, layout.posts_prefix)
-    identity = post_identity(key, layout)
-    return Unusable(
-        Episode(
-            id=identity.id,
-            category=identity.category,
-            slug=identity.slug,
-            date=identity.date,
-            state=State.FAILED,
-            number=identity.number,
-            problems=(problem,),
-        )
-    )
+    return Unusable(unusable_post(key, problem, layout))
 
 
 def post_location(path: Path, posts_prefix: str) -> tuple[str, Path | None]:
@@ -249,9 +310,17 @@ def post_location(path: Path, posts_prefix: str) -> tuple[str, Path | None]:
     return posts_prefix + path.name, None
 
 
-def _default_audio_path(post: Post, config: SiteConfig, site_root: Path | None) -> Path | None:
+def _default_audio_path(
+    post: Post, config: SiteConfig, site_root: Path | None, audio_dir: Path | None
+) -> Path | None:
+    """The MP3 at its audio key in the site; with `audio_dir`, at its key there, else by its file name."""
     key = audio_key_of(post, config)
-    return site_root / key if key is not None and site_root is not None else None
+    if key is None:
+        return None
+    if audio_dir is not None:
+        at_key = audio_dir / key
+        return at_key if at_key.is_file() else audio_dir / PurePosixPath(key).name
+    return site_root / key if site_root is not None else None
 
 
 # -- output ------------------------------------------------------------------------------------------

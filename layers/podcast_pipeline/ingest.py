@@ -209,19 +209,10 @@ class Ingest:
             if previous is None:
                 return None
             return replace(previous, state=State.UNPUBLISHED, post=source.ref)
+        from podcast_pipeline.verify import audio_key_of, decide, unusable_post
+
         if isinstance(post, ProblemError):
-            identity = post_identity(source.ref.key, self._config)
-            return Episode(
-                id=identity.id,
-                category=identity.category,
-                slug=identity.slug,
-                date=identity.date,
-                number=identity.number,
-                state=State.FAILED,
-                problems=(replace(post.problem, key=source.ref.key),),
-                post=source.ref,
-            )
-        from podcast_pipeline.verify import audio_key_of, decide
+            return unusable_post(source.ref.key, post.problem, self._config, source.ref)
 
         audio_key = audio_key_of(post, self._config)
         if audio_key is None:

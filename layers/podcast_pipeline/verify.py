@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from podcast_pipeline.audio import MAX_AUDIO_BYTES, AudioFacts
 from podcast_pipeline.config import SiteConfig
 from podcast_pipeline.durations import format_duration, is_canonical, parse_duration
 from podcast_pipeline.episode import Episode, SourceRef, State
-from podcast_pipeline.posts import Post
+from podcast_pipeline.posts import Post, post_identity
 from podcast_pipeline.problems import Code, Problem, error, warning
 
 DISK_BLOCK_BYTES = 4096  # what file managers' "size on disk" rounds up to
@@ -271,4 +271,21 @@ def decide(
         audio=audio_ref,
         front_matter=post.front_matter,
         body=post.body,
+    )
+
+
+def unusable_post(
+    key: str, problem: Problem, config: SiteConfig, post_ref: SourceRef | None = None
+) -> Episode:
+    """The failed episode of a post that cannot be read at all: its identity comes from the key alone."""
+    identity = post_identity(key, config)
+    return Episode(
+        id=identity.id,
+        category=identity.category,
+        slug=identity.slug,
+        date=identity.date,
+        number=identity.number,
+        state=State.FAILED,
+        problems=(replace(problem, key=key),),
+        post=post_ref,
     )
