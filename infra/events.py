@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
-from infra.acknowledge import acknowledge
+from infra.acknowledge import SQS_MANAGED_ENCRYPTION, acknowledge, skip_checkov
 from podcast_pipeline.routes import EVENT_SOURCE, Bus, Route
 
 
@@ -56,6 +56,7 @@ class Events(Construct):
         acknowledge(
             self.undelivered, "AwsSolutions-SQS3", "is itself the dead-letter queue of the rule targets."
         )
+        skip_checkov(self.undelivered, "CKV_AWS_27", SQS_MANAGED_ENCRYPTION)
 
         registry = eventschemas.CfnRegistry(
             self,

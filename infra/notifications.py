@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import SecretValue
+from aws_cdk import SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -32,12 +32,18 @@ class Notifications(Construct):
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        # The webhook URL is a bearer credential: its own key, so reading it takes kms:Decrypt on this key
+        # as well as the secret's IAM grant, and every decrypt is logged against it.
+        self.slack_webhook_key = kms.Key(
+            self, "SlackWebhookKey", enable_key_rotation=True, description="podcast-pipeline Slack webhook"
+        )
         # The operator puts the URL in (`aws secretsmanager put-secret-value`); until then notify sees
         # the placeholder and skips Slack.
         self.slack_webhook = secretsmanager.Secret(
             self,
             "SlackWebhook",
             description="Slack incoming-webhook URL of podcast-pipeline notifications",
+            encryption_key=self.slack_webhook_key,
             secret_string_value=SecretValue.unsafe_plain_text(constants.SLACK_WEBHOOK_PLACEHOLDER),
         )
         acknowledge(
@@ -61,4 +67,16 @@ class Notifications(Construct):
             grantee=grantee,
             actions=["secretsmanager:GetSecretValue"],
             resource_arns=[self.slack_webhook.secret_arn],
+        )
+        # Only through Secrets Manager: the key decrypts this secret for the role, nothing else.
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"],
+            resource_arns=[self.slack_webhook_key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": self.slack_webhook.secret_arn,
+                }
+            },
         )

@@ -82,13 +82,15 @@ class PodcastPipelineStack(Stack):
 
         # Least privilege: each role gets what its function's code calls, on the keys it touches.
         ingest = functions[INGEST.function].role
-        self._grant_object_reads(storage, ingest, config.posts_prefix, audio_prefix(config))
+        # Includes: `{% include %}` in show notes, which ingest renders.
+        self._grant_object_reads(
+            storage, ingest, config.posts_prefix, audio_prefix(config), config.includes_prefix
+        )
         storage.grant_read_table(ingest)
         storage.grant_write_table(ingest)
         events.grant_put_events(ingest)
 
         feed = functions[FEED.function].role
-        self._grant_object_reads(storage, feed, config.includes_prefix)  # `{% include %}` in show notes
         storage.grant_write_objects(feed, *(feed_config.key for feed_config in config.feeds.values()))
         storage.grant_read_table(feed)
         storage.grant_write_table(feed, partition_key_prefix=f"{store.LEASE}#")  # one rebuild at a time

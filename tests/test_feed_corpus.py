@@ -17,6 +17,7 @@ from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.config import SiteConfig, load_config
 from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.feed.apple_categories import APPLE_CATEGORIES
+from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.feed.render import ITUNES_NS, RenderedFeed, render_feed
 from podcast_pipeline.posts import parse_post
 from podcast_pipeline.verify import decide
@@ -31,7 +32,8 @@ pytestmark = needs_corpus
 
 
 def corpus_episode(source: CorpusPost, config: SiteConfig) -> Episode:
-    """What ingest makes of a post whose MP3 measures exactly what the post claims."""
+    """What ingest makes of a post whose MP3 measures exactly what the post claims (the bucket has no
+    includes)."""
     post = parse_post(source.key, source.data, posts_prefix=config.posts_prefix)
     audio = None
     if source.mp3_bytes and source.mp3_duration:
@@ -48,7 +50,7 @@ def corpus_episode(source: CorpusPost, config: SiteConfig) -> Episode:
             requests=1,
             frames_walked=False,
         )
-    episode = decide(post, audio, config, post_ref=SourceRef(key=source.key))
+    episode = ShowNotes(config.site).add_to(decide(post, audio, config, post_ref=SourceRef(key=source.key)))
     assert episode.state is State.PUBLISHED, episode.problems
     return episode
 

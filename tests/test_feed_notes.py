@@ -5,14 +5,16 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from podcast_pipeline.feed.notes import NotesCache, ShowNotes
+from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.feed.notes import ShowNotes
+from podcast_pipeline.problems import Code, warning
 
 SITE = {"url": "https://example.com", "author": {"links": {"website": "https://author.example"}}}
 PAGE = {"guest": "Dan Purcell", "title": "An Episode"}
 
 
 def render(body: str, includes: dict[str, str] | None = None) -> tuple[str, list[tuple[str, str]]]:
-    notes = ShowNotes(SITE, includes).render(body, PAGE, key="_posts/podcast/2020-01-01-1-a.md")
+    notes = ShowNotes(SITE, (includes or {}).get).render(body, PAGE, key="_posts/podcast/2020-01-01-1-a.md")
     assert all(p.key == "_posts/podcast/2020-01-01-1-a.md" for p in notes.problems)
     assert all(p.severity.value == "warning" for p in notes.problems)
     return notes.html, [(p.code.value, p.message) for p in notes.problems]
@@ -104,14 +106,43 @@ def test_summary_is_the_first_paragraph_as_text() -> None:
     assert notes.summary == "In this episode, code here."
 
 
-def test_cached_notes_are_reused_until_an_input_changes() -> None:
-    cache = NotesCache(max_entries=2)
-    notes = ShowNotes(SITE, cache=cache)
-    first = notes.render("Hi {{ page.guest }}", PAGE, key="a")
-    assert notes.render("Hi {{ page.guest }}", PAGE, key="a") is first
-    assert notes.render("Hi {{ page.guest }}", {**PAGE, "guest": "Eve"}, key="a").html == "<p>Hi Eve</p>\n"
-    assert (
-        ShowNotes(SITE, {"x.html": "x"}, cache=cache).render("Hi {{ page.guest }}", PAGE, key="a")
-        is not first
+def test_includes_are_loaded_when_used_and_reparsed_when_their_text_changes() -> None:
+    includes = {"sponsor.html": "<b>{{ include.name }}</b>", "unused.html": "x"}
+    loaded: list[str] = []
+
+    def load(name: str) -> str | None:
+        loaded.append(name)
+        return includes.get(name)
+
+    notes = ShowNotes(SITE, load)
+    assert notes.render('{% include sponsor.html name="A" %}', PAGE).html == "<p><b>A</b></p>\n"
+    assert notes.render('{% include sponsor.html name="B" %}', PAGE).html == "<p><b>B</b></p>\n"
+    includes["sponsor.html"] = "<i>{{ include.name }}</i>"
+    assert notes.render('{% include sponsor.html name="C" %}', PAGE).html == "<p><i>C</i></p>\n"
+    assert loaded == ["sponsor.html"] * 3  # asked each time (the loader caches), never for unused.html
+
+
+def test_an_episode_gets_its_notes_and_their_findings_as_warnings() -> None:
+    verified = warning(Code.DURATION_ROUNDING, "rounded", key="_posts/podcast/2020-01-01-1-a.md")
+    episode = Episode(
+        id="podcast/1-a",
+        category="podcast",
+        slug="1-a",
+        date="2020-01-01",
+        state=State.PUBLISHED,
+        title="An Episode",
+        permalink="https://example.com/podcast/1-a",
+        problems=(verified,),
+        post=SourceRef(key="_posts/podcast/2020-01-01-1-a.md"),
+        front_matter={"guest": "Dan"},
+        body="{{ page.guest }} on {{ page.url }}.\n\n{% image a.jpg %}\n\n{% include gone.html %}",
     )
-    assert notes.render("Hi {{ page.guest }}", PAGE, key="a") is not first  # evicted: the cache holds two
+    noted = ShowNotes(SITE).add_to(episode)
+    assert noted.notes_html == "<p>Dan on /podcast/1-a.</p>\n"
+    assert noted.notes_summary == "Dan on /podcast/1-a."
+    assert noted.state is State.PUBLISHED
+    assert [(p.code, p.key) for p in noted.problems] == [
+        (Code.DURATION_ROUNDING, "_posts/podcast/2020-01-01-1-a.md"),
+        (Code.UNKNOWN_LIQUID_TAG, "_posts/podcast/2020-01-01-1-a.md"),
+        (Code.MISSING_INCLUDE, "_posts/podcast/2020-01-01-1-a.md"),
+    ]

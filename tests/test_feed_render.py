@@ -25,6 +25,7 @@ from podcast_pipeline.feed.render import (
     render_feed,
     xml_text,
 )
+from podcast_pipeline.problems import Code, warning
 
 IT, PC, ATOM, CONTENT = (f"{{{ns}}}" for ns in (ITUNES_NS, PODCAST_NS, ATOM_NS, CONTENT_NS))
 
@@ -74,7 +75,8 @@ def episode(number: int | None = 1, date: str = "2024-03-01", **changes: Any) ->
         measured={"bytes": 1_000_000 + (number or 0), "duration_seconds": 61.9},
         post=SourceRef(key=f"_posts/podcast/{date}-{slug}.md"),
         front_matter={"guest": "Bob"},
-        body="Hello {{ page.guest }}.\n",
+        notes_html="<p>Hello Bob.</p>\n",
+        notes_summary="Hello Bob.",
     )
     return replace(base, **changes)
 
@@ -247,11 +249,23 @@ def test_feeds_apple_would_reject_are_config_errors(change: dict[str, Any], mess
         channel(site(**change))
 
 
-def test_show_notes_warnings_are_keyed_by_post() -> None:
-    rendered = render_feed(CONFIG.feeds["podcast"], CONFIG, [episode(body="{% image a.jpg %}")])
-    assert [(p.code.value, p.key) for p in rendered.warnings] == [
-        ("unknown_liquid_tag", "_posts/podcast/2024-03-01-1-episode.md")
-    ]
+def test_items_carry_the_rendered_notes_and_their_summary() -> None:
+    item = channel().find("item")
+    assert item is not None
+    assert item.findtext(f"{CONTENT}encoded") == "<p>Hello Bob.</p>\n"
+    assert item.findtext("description") == "Hello Bob."
+    described = channel(episodes=[episode(front_matter={"description": " Own\n words "})]).find("item")
+    assert described is not None and described.findtext("description") == "Own words"
+
+
+def test_show_notes_warnings_of_the_episodes_are_the_feeds_warnings() -> None:
+    key = "_posts/podcast/2024-03-01-1-episode.md"
+    findings = (
+        warning(Code.DURATION_ROUNDING, "rounded", key=key),
+        warning(Code.UNKNOWN_LIQUID_TAG, "show notes: unknown Liquid tag", key=key),
+    )
+    rendered = render_feed(CONFIG.feeds["podcast"], CONFIG, [episode(problems=findings)])
+    assert [(p.code.value, p.key) for p in rendered.warnings] == [("unknown_liquid_tag", key)]
 
 
 def test_cdata_sections_split_their_terminator() -> None:
@@ -263,11 +277,11 @@ def test_cdata_sections_split_their_terminator() -> None:
 
 
 def test_titles_and_notes_with_a_cdata_terminator_survive() -> None:
-    rendered = render_feed(CONFIG.feeds["podcast"], CONFIG, [episode(body="x ]]> y", title="t ]]> u")])
+    rendered = render_feed(CONFIG.feeds["podcast"], CONFIG, [episode(notes_html="x ]]> y", title="t ]]> u")])
     item = etree.fromstring(rendered.xml).find("channel/item")
     assert item is not None
     assert item.findtext("title") == "t ]]> u"
-    assert item.findtext(f"{CONTENT}encoded") == "<p>x ]]&gt; y</p>\n"
+    assert item.findtext(f"{CONTENT}encoded") == "x ]]> y"
 
 
 def test_xml_text_removes_what_xml_cannot_carry() -> None:
@@ -288,7 +302,9 @@ LONG = "ש😀]]>\x01<b>&" * 1200  # over 10 KB, every awkward kind at once
 @example(title=LONG, notes=LONG, description=LONG)
 @example(title="]]>", notes="]]>]]>", description="")
 def test_feed_is_well_formed_under_any_text(title: str, notes: str, description: str) -> None:
-    ep = episode(title=title, body=notes, front_matter={"description": description, "guest": notes})
+    ep = episode(
+        title=title, notes_html=notes, notes_summary=notes, front_matter={"description": description}
+    )
     rendered = render_feed(CONFIG.feeds["podcast"], CONFIG, [ep, episode(2, title=notes)])
     root = etree.fromstring(rendered.xml)  # raises when not well-formed
     parsed = feedparser.parse(rendered.xml)

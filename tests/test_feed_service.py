@@ -17,6 +17,7 @@ from podcast_pipeline.config import SiteConfig, parse_config
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.s3_objects import S3FeedObjects
 from podcast_pipeline.feed.service import CACHE_CONTROL, CONTENT_TYPE, LeaseBusy, rebuild_feeds
+from podcast_pipeline.problems import Code, warning
 from podcast_pipeline.routes import DetailType
 
 CONFIG = parse_config(
@@ -49,7 +50,9 @@ def episode(number: int, title: str = "Title", category: str = "podcast") -> Epi
         audio_key=f"{number}.mp3",
         audio_url=f"https://example.com/{number}.mp3",
         measured={"bytes": 1000, "duration_seconds": 60.0},
+        problems=(warning(Code.MISSING_INCLUDE, "show notes: include 'sponsor.html' not found; dropped"),),
         body="Notes: {% include sponsor.html %}",
+        notes_html="<p>Notes:</p>\n",
     )
 
 
@@ -78,7 +81,6 @@ class FakeStore:
 class FakeObjects:
     objects: dict[str, bytes] = field(default_factory=dict)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
-    includes: dict[str, str] = field(default_factory=dict)
 
     def read(self, key: str) -> bytes | None:
         return self.objects.get(key)
@@ -86,10 +88,6 @@ class FakeObjects:
     def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None:
         self.objects[key] = data
         self.writes.append((key, content_type, cache_control))
-
-    def read_includes(self, prefix: str) -> dict[str, str]:
-        assert prefix == CONFIG.includes_prefix
-        return dict(self.includes)
 
 
 @dataclass
@@ -161,14 +159,16 @@ def test_changes_are_announced_by_guid() -> None:
     assert result.diff.changed == ("https://example.com/podcast/2-x",)
 
 
-def test_an_include_change_rewrites_every_item_that_uses_it() -> None:
+def test_notes_rendered_anew_rewrite_their_item() -> None:
     world = World()
-    world.store.episodes["podcast"] = [episode(1)]
+    world.store.episodes["podcast"] = [episode(1), episode(2)]
     world.rebuild("podcast")
-    world.objects.includes = {"sponsor.html": "<b>Sponsor</b>"}
+    sponsored = replace(episode(1), notes_html="<p>Notes: <b>Sponsor</b></p>\n", problems=())
+    world.store.episodes["podcast"] = [sponsored, episode(2)]
     (result,) = world.rebuild("podcast")
     assert result.written and result.diff.changed == ("https://example.com/podcast/1-x",)
     assert b"<b>Sponsor</b>" in world.objects.objects["podcast/feed.xml"]
+    assert world.publisher.events[-1][1]["warning_count"] == 1
 
 
 def test_categories_without_a_feed_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
@@ -216,9 +216,6 @@ def s3_objects(moto_endpoint: str, aws_env: None) -> S3FeedObjects:
 
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket="feeds-test")
-    client.put_object(Bucket="feeds-test", Key="_includes/services-used.html", Body=b"<ul></ul>")
-    client.put_object(Bucket="feeds-test", Key="_includes/nested/a.html", Body="á".encode())
-    client.put_object(Bucket="feeds-test", Key="_includes/binary.bin", Body=b"\xff\xfe\x00")
     return S3FeedObjects(client, "feeds-test")
 
 
@@ -229,7 +226,6 @@ def test_s3_feed_objects_round_trip(s3_objects: S3FeedObjects) -> None:
     head = s3_objects._s3.head_object(Bucket="feeds-test", Key="podcast/feed.xml")
     assert head["ContentType"] == CONTENT_TYPE
     assert head["CacheControl"] == CACHE_CONTROL
-    assert s3_objects.read_includes("_includes/") == {"services-used.html": "<ul></ul>", "nested/a.html": "á"}
 
 
 # --- the handler: one rebuild per category per batch, failures mapped back to records ------------

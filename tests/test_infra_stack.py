@@ -413,6 +413,7 @@ def test_ingest_permissions(default: SynthesizedStack) -> None:
     assert actions_on(permissions, "s3:") == {
         f"{bucket}/_posts/*": {"s3:GetObject", "s3:GetObjectVersion"},
         f"{bucket}/assets/podcast/*": {"s3:GetObject", "s3:GetObjectVersion"},
+        f"{bucket}/_includes/*": {"s3:GetObject", "s3:GetObjectVersion"},
         bucket: {"s3:ListBucket"},
     }
     dynamodb = actions_on(permissions, "dynamodb:")
@@ -433,7 +434,8 @@ def test_feed_permissions(default: SynthesizedStack) -> None:
     feed_keys = {f"{bucket}/{feed.key}" for feed in SAMPLE.feeds.values()}
     s3 = actions_on(permissions, "s3:")
     assert {target for target, actions in s3.items() if "s3:PutObject" in actions} == feed_keys
-    assert s3[f"{bucket}/_includes/*"] == {"s3:GetObject", "s3:GetObjectVersion"}
+    # Show notes come rendered from ingest: the feed reads no includes, only its own feeds.
+    assert s3 == {key: {"s3:GetObject", "s3:PutObject"} for key in feed_keys} | {bucket: {"s3:ListBucket"}}
     dynamodb = actions_on(permissions, "dynamodb:")
     assert dynamodb[f"{table}/index/published"] >= {"dynamodb:Query"}
     writes = {
@@ -458,8 +460,16 @@ def test_notify_permissions(default: SynthesizedStack) -> None:
     assert actions_on(permissions, "secretsmanager:") == {
         f"<{logical_id(default, stack.notifications.slack_webhook)}>": {"secretsmanager:GetSecretValue"}
     }
+    slack_key = f"<{logical_id(default, stack.notifications.slack_webhook_key)}.Arn>"
     assert actions_on(permissions, "kms:") == {
-        f"<{logical_id(default, stack.notifications.topic_key)}.Arn>": {"kms:Decrypt", "kms:GenerateDataKey"}
+        f"<{logical_id(default, stack.notifications.topic_key)}.Arn>": {"kms:Decrypt", "kms:GenerateDataKey"},
+        slack_key: {"kms:Decrypt"},
+    }
+    # The webhook's key decrypts only through Secrets Manager, and only that secret.
+    [slack_key_condition] = [json.loads(c) for a, t, c in permissions if t == slack_key]
+    assert set(slack_key_condition["StringEquals"]) == {"kms:ViaService", "kms:EncryptionContext:SecretARN"}
+    assert slack_key_condition["StringEquals"]["kms:EncryptionContext:SecretARN"] == {
+        "Ref": logical_id(default, stack.notifications.slack_webhook)
     }
     assert not actions_on(permissions, "s3:") and not actions_on(permissions, "events:")
     # The table: its own idempotency records only, and the partition matches the handler's.

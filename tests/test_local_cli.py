@@ -51,6 +51,17 @@ def test_the_sample_show_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     assert "mp3_bytes" in json.dumps(failed["payload"])
     assert report["stats"]["functions"]["ingest"]["records"] >= 9
 
+    # Show notes rendered at ingest reach the feed, Liquid and markdown done.
+    feed = Path(report["feeds"]["podcast"]).read_text(encoding="utf-8")
+    assert "<content:encoded><![CDATA[<p>In episode 1 of" in feed and "Ada Producer talks about" in feed
+    assert "{{" not in feed
+
+    # The functions' EMF metrics, summed as CloudWatch would: every feed rendered at least once.
+    assert set(report["stats"]["feed_renders"]) == {"podcast", "notes"}
+    assert all(count >= 1 for count in report["stats"]["feed_renders"].values())
+    ingest = {m["name"]: m["value"] for m in report["metrics"] if m["dimensions"] == {"service": "ingest"}}
+    assert ingest["EpisodesPublished"] >= 4
+
 
 @pytest.mark.parametrize(
     ("function", "event"), [("notify", "episode-published.json"), ("ingest", "s3-object-created-post.json")]

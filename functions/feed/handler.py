@@ -11,13 +11,13 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from podcast_pipeline.bus import EventBus
@@ -25,10 +25,21 @@ if TYPE_CHECKING:
     from podcast_pipeline.feed.s3_objects import S3FeedObjects
     from podcast_pipeline.store import EpisodeStore
 
-logger = Logger(service="feed")
-tracer = Tracer(service="feed")
-metrics = Metrics(namespace="PodcastPipeline", service="feed")
-processor = BatchProcessor(event_type=EventType.SQS)
+NAMESPACE = "PodcastPipeline"
+SERVICE = "feed"
+logger = Logger(service=SERVICE)
+# Only AWS SDK calls are made: patching everything X-Ray can would import requests and more for nothing.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+@functools.cache
+def _processor() -> BatchProcessor:
+    # Imported on first use: Powertools' batch utility loads every event data class it knows.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
+
 
 # A lease outlives the invocation that took it by this much, and no more: a crashed rebuild frees its feed
 # soon after the function's timeout.
@@ -112,7 +123,15 @@ def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
             failed.add(category)
             continue
         for result in results:
-            metrics.add_metric(name="FeedRenders", unit=MetricUnit.Count, value=1)
+            # A document of its own: a `category` dimension on `metrics` would apply to all its metrics.
+            with single_metric(
+                name="FeedRenders",
+                unit=MetricUnit.Count,
+                value=1,
+                namespace=NAMESPACE,
+                default_dimensions={"service": SERVICE},
+            ) as renders:
+                renders.add_dimension(name="category", value=result.category)
             metrics.add_metric(name="FeedItems", unit=MetricUnit.Count, value=result.item_count)
             if result.written:
                 metrics.add_metric(name="FeedWrites", unit=MetricUnit.Count, value=1)
@@ -136,6 +155,9 @@ def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
     failed = _rebuild(records, context.get_remaining_time_in_millis() // 1000 + LEASE_MARGIN_SECONDS)
 
@@ -148,5 +170,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
             raise FeedNotRebuilt(f"the {parsed[1]} feed was not rebuilt")
 
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=_processor(), context=context
     )

@@ -11,19 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from podcast_pipeline.ingest import Ingest
 
 logger = Logger(service="ingest")
-tracer = Tracer(service="ingest")
+# Only AWS SDK calls are made: patching everything X-Ray can would import requests and more for nothing.
+tracer = Tracer(service="ingest", patch_modules=("botocore",))
 metrics = Metrics(namespace="PodcastPipeline", service="ingest")
-processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def _processor() -> BatchProcessor:
+    # Imported on first use: Powertools' batch utility loads every event data class it knows.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 @functools.cache
@@ -38,10 +46,11 @@ def _ingest() -> Ingest:
     from podcast_pipeline.store import EpisodeStore
 
     session = boto3.session.Session()
+    config = load_config()
     return Ingest(
-        config=load_config(),
+        config=config,
         store=EpisodeStore(session.client("dynamodb"), os.environ["TABLE_NAME"]),
-        objects=S3Objects(session.client("s3"), os.environ["BUCKET_NAME"]),
+        objects=S3Objects(session.client("s3"), os.environ["BUCKET_NAME"], config.includes_prefix),
         bus=EventBus(session.client("events"), os.environ["EVENT_BUS_NAME"]),
     )
 
@@ -82,6 +91,8 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=_processor(), context=context
     )

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sns.client import SNSClient
@@ -38,8 +38,15 @@ logger = Logger(service="notify")
 metrics = Metrics(namespace=NAMESPACE, service="notify")
 # Only AWS SDK calls are traced: X-Ray's urllib patch would record the webhook URL, a credential.
 tracer = Tracer(service="notify", patch_modules=("botocore",))
-# Partial responses even when every record failed, so one bad batch never hides which records failed.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@functools.cache
+def _processor() -> BatchProcessor:
+    # Imported on first use: Powertools' batch utility loads every event data class it knows.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # Partial responses even when every record failed, so one bad batch never hides which records failed.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class _SnsEmail:
@@ -212,9 +219,11 @@ def _episode_id(event: dict[str, Any]) -> str | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The in-progress marker of a delivery expires with this invocation, so a crash cannot block retries.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     _dependencies().idempotency.register_lambda_context(context)
     return dict(
         process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=_processor(), context=context
         )
     )

@@ -187,14 +187,11 @@ def _print_problems(console: Console, site: Site) -> None:
 
 
 def _print_plan(console: Console, planned: Sequence[PlannedFile]) -> None:
-    table = Table(title="Would upload", show_edge=False)
-    table.add_column("key")
-    table.add_column("why")
-    table.add_column("bytes", justify="right")
+    """One line per upload, in upload order, never wrapped: keys stay whole for grep and copy."""
     for item in planned:
         if item.uploads:
-            table.add_row(item.file.key, item.action.value, f"{item.file.size:,}")
-    console.print(table)
+            line = f"would upload  {item.action.value:<7}  {item.file.size:>13,}  {item.file.key}"
+            console.print(Text(line), soft_wrap=True)
 
 
 def _summary(planned: Sequence[PlannedFile], uploaded: Sequence[PlannedFile], *, dry_run: bool) -> Table:

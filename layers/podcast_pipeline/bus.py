@@ -11,13 +11,25 @@ from podcast_pipeline.routes import EVENT_SOURCE
 
 if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit
 ATTEMPTS = 4
 
 
+Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
+
+
 class PublishError(RuntimeError):
-    """Some events could not be put after retries: the caller fails the record so SQS delivers it again."""
+    """Some events could not be put after retries: the caller fails the record so SQS delivers it again.
+
+    `unsent` are the events the bus did not accept, in their original order; the others went out, so a
+    caller that keeps events for a retry keeps only these (re-sending the rest would duplicate them).
+    """
+
+    def __init__(self, message: str, unsent: Sequence[Event]) -> None:
+        super().__init__(message)
+        self.unsent = list(unsent)
 
 
 class EventBus:
@@ -36,21 +48,33 @@ class EventBus:
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self.publish_all([(detail_type, detail)])
 
-    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """Put every event, ten per call at most, retrying failed entries (FailedEntryCount) with backoff."""
-        pending = [self._entry(detail_type, detail) for detail_type, detail in events]
+    def publish_all(self, events: Sequence[Event]) -> None:
+        """Put every event, ten per call at most, retrying failed entries (FailedEntryCount) with backoff.
+
+        A call that raises counts as all of its entries failed, so the chunks sent before it are not
+        reported unsent: PublishError names exactly the events that may not have gone out.
+        """
+        # Here, not at the top: the domain imports this module for PublishError and stays free of the SDK.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pending = list(events)
         for attempt in range(ATTEMPTS):
-            failed: list[dict[str, Any]] = []
+            failed: list[Event] = []
             errors: list[str] = []
             for start in range(0, len(pending), MAX_ENTRIES_PER_CALL):
                 chunk = pending[start : start + MAX_ENTRIES_PER_CALL]
                 self.calls += 1
-                response = self._client.put_events(Entries=chunk)  # type: ignore[arg-type]
+                try:
+                    response = self._client.put_events(Entries=[self._entry(*event) for event in chunk])
+                except (BotoCoreError, ClientError) as err:
+                    failed.extend(chunk)
+                    errors.append(f"{type(err).__name__}: {err}")
+                    continue
                 if not response.get("FailedEntryCount"):
                     continue
-                for entry, result in zip(chunk, response["Entries"], strict=True):
+                for event, result in zip(chunk, response["Entries"], strict=True):
                     if result.get("ErrorCode"):
-                        failed.append(entry)
+                        failed.append(event)
                         errors.append(f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}")
             if not failed:
                 return
@@ -58,9 +82,9 @@ class EventBus:
             if attempt + 1 < ATTEMPTS:
                 self._sleep(0.1 * 2**attempt)
         reasons = "; ".join(errors[:3])
-        raise PublishError(f"{len(pending)} event(s) not accepted by bus {self._bus}: {reasons}")
+        raise PublishError(f"{len(pending)} event(s) not accepted by bus {self._bus}: {reasons}", pending)
 
-    def _entry(self, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    def _entry(self, detail_type: str, detail: dict[str, Any]) -> PutEventsRequestEntryTypeDef:
         return {
             "Source": EVENT_SOURCE,
             "DetailType": detail_type,

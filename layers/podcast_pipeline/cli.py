@@ -148,7 +148,9 @@ def run_fix(args: argparse.Namespace) -> int:
     if args.all is not None:
         return _fix_site(args)
     if args.post is None or args.audio_dir is not None:
-        Console(stderr=True).print("error: fix takes POST.md [--audio FILE.mp3], or --all SITE_DIR --audio-dir DIR")
+        Console(stderr=True).print(
+            "error: fix takes POST.md [--audio FILE.mp3], or --all SITE_DIR --audio-dir DIR"
+        )
         return EXIT_UNUSABLE
     inputs = _load_for_fix(args.post, args.audio, args.config)
     fixed = _fix(inputs, dry_run=args.dry_run) if inputs else _Fixed.UNUSABLE

@@ -64,6 +64,8 @@ class Episode:
     audio: SourceRef | None = None
     front_matter: dict[str, Any] = field(default_factory=dict)  # Liquid's `page` for show notes
     body: str = ""  # show notes (markdown with Liquid), as written
+    notes_html: str = ""  # the show notes rendered and sanitised at ingest, as the feed carries them
+    notes_summary: str = ""  # their first paragraph as plain text, the feed's <description> fallback
 
     @property
     def has_audio(self) -> bool:
@@ -127,6 +129,8 @@ class Episode:
             "audio": self.audio.to_dict() if self.audio else None,
             "front_matter": self.front_matter,
             "body": self.body,
+            "notes_html": self.notes_html,
+            "notes_summary": self.notes_summary,
         }
 
     @classmethod
@@ -149,4 +153,6 @@ class Episode:
             audio=SourceRef.from_dict(data["audio"]) if data.get("audio") else None,
             front_matter=dict(data.get("front_matter") or {}),
             body=data.get("body") or "",
+            notes_html=data.get("notes_html") or "",
+            notes_summary=data.get("notes_summary") or "",
         )

@@ -2,7 +2,8 @@
 
 The state of an episode is a function of the latest version of each of its sources (post and MP3),
 never of arrival order: each change is recorded as its source's latest version (older ones are
-ignored), then the episode is decided again from whatever the store holds now.
+ignored), then the episode is decided again from whatever the store holds now. A post that parses has
+its show notes rendered here, once, so feed rebuilds only assemble what the store holds.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from podcast_pipeline.audio import AudioFacts
+from podcast_pipeline.bus import Event, PublishError
 from podcast_pipeline.config import SiteConfig
 from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.routes import DetailType
 from podcast_pipeline.s3_events import ObjectChange
-from podcast_pipeline.store import SourceRecord, StoredEpisode
+from podcast_pipeline.store import MAX_EPISODE_BYTES, SourceRecord, StoredEpisode, stored_bytes
 
 MAX_DECIDE_ATTEMPTS = 8  # concurrent writers of one episode are rare; each conflict means progress elsewhere
 
@@ -28,6 +31,10 @@ class ObjectReader(Protocol):
     def read_post(self, ref: SourceRef) -> bytes: ...
 
     def probe_audio(self, ref: SourceRef) -> AudioFacts: ...
+
+    def read_include(self, name: str) -> str | None:
+        """The text of the Liquid include `name` (under the config's includes prefix); None: there is none."""
+        ...
 
 
 class Store(Protocol):
@@ -40,11 +47,13 @@ class Store(Protocol):
     def save_episode(
         self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
     ) -> int | None: ...
-    def clear_outbox(self, episode_id: str, revision: int) -> None: ...
+    def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None: ...
 
 
 class Publisher(Protocol):
-    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None: ...
+    def publish_all(self, events: Sequence[Event]) -> None:
+        """Put every event; PublishError (with the unsent ones) when some could not be put."""
+        ...
 
 
 class Kind(StrEnum):
@@ -92,12 +101,38 @@ def transition_events(previous: Episode | None, current: Episode) -> list[Detail
     return events
 
 
+def _storable(episode: Episode) -> Episode:
+    """`episode`, or when its store item would be over DynamoDB's limit, its failure without notes.
+
+    A post under the size cap can still be too large stored (incompressible notes, their HTML besides):
+    a put that DynamoDB refuses would fail the record on every delivery, so it becomes a finding instead.
+    """
+    size = stored_bytes(episode)
+    if size <= MAX_EPISODE_BYTES:
+        return episode
+    problem = error(
+        Code.TOO_LARGE,
+        f"the post's front-matter and show notes take {size:,} bytes stored; {MAX_EPISODE_BYTES:,} fit",
+        key=episode.post.key if episode.post else None,
+    )
+    return replace(
+        episode,
+        state=State.FAILED,
+        front_matter={},
+        body="",
+        notes_html="",
+        notes_summary="",
+        problems=(*episode.problems, problem),
+    )
+
+
 class Ingest:
     def __init__(self, config: SiteConfig, store: Store, objects: ObjectReader, bus: Publisher) -> None:
         self._config = config
         self._store = store
         self._objects = objects
         self._bus = bus
+        self._notes = ShowNotes(config.site, objects.read_include)
 
     def handle(self, change: ObjectChange) -> Outcome:
         kind = classify(change.key, self._config)
@@ -179,10 +214,14 @@ class Ingest:
             episode = self._decide(source, parsed, previous)
             if episode is None:
                 return None, []
+            episode = _storable(episode)
             if previous is not None and previous.to_dict() == episode.to_dict():
                 self._flush(stored)  # a redelivery may find events that a crash left unsent
                 return episode, []
-            detail_types = transition_events(previous, episode)
+            # Events carry `<category>/<slug>` and a date: an object whose key yields neither (a post
+            # key that is no post key) is recorded and reported, but names no episode to announce.
+            named = bool(episode.category and episode.date)
+            detail_types = transition_events(previous, episode) if named else []
             new_events = [{"detail_type": t.value, "detail": episode.event_detail()} for t in detail_types]
             outbox = (stored.outbox if stored else []) + new_events
             revision = self._store.save_episode(episode, stored.revision if stored else 0, outbox)
@@ -209,10 +248,15 @@ class Ingest:
             if previous is None:
                 return None
             return replace(previous, state=State.UNPUBLISHED, post=source.ref)
-        from podcast_pipeline.verify import audio_key_of, decide, unusable_post
+        from podcast_pipeline.verify import unusable_post
 
         if isinstance(post, ProblemError):
             return unusable_post(source.ref.key, post.problem, self._config, source.ref)
+        return self._notes.add_to(self._verified(source, post, previous))
+
+    def _verified(self, source: SourceRecord, post: Post, previous: Episode | None) -> Episode:
+        """The episode of a post that parsed, from the post and the stored state of its audio."""
+        from podcast_pipeline.verify import audio_key_of, decide
 
         audio_key = audio_key_of(post, self._config)
         if audio_key is None:
@@ -241,8 +285,18 @@ class Ingest:
         self._store.link_audio(audio_key, post.key)
 
     def _flush(self, stored: StoredEpisode | None) -> None:
-        """Send the events in the episode's outbox, then clear it (a PublishError leaves them for a retry)."""
+        """Send the events in the episode's outbox, then clear it.
+
+        When only some went out, the outbox keeps just the others before the PublishError fails the record:
+        the redelivery sends those, and not again the ones the bus already accepted.
+        """
         if not stored or not stored.outbox:
             return
-        self._bus.publish_all([(event["detail_type"], event["detail"]) for event in stored.outbox])
-        self._store.clear_outbox(stored.episode.id, stored.revision)
+        try:
+            self._bus.publish_all([(event["detail_type"], event["detail"]) for event in stored.outbox])
+        except PublishError as err:
+            unsent = [{"detail_type": detail_type, "detail": detail} for detail_type, detail in err.unsent]
+            if len(unsent) < len(stored.outbox):
+                self._store.save_outbox(stored.episode.id, stored.revision, unsent)
+            raise
+        self._store.save_outbox(stored.episode.id, stored.revision, [])

@@ -33,11 +33,19 @@ AUDIO_KEY_FIELD = "mp3_key"
 # Far beyond any real front-matter, far below what hurts: bounds "billion laughs" alias expansion.
 MAX_EXPANDED_NODES = 100_000
 MAX_NESTING = 64
+# Real front-matter is a few KiB; the cap bounds YAML parsing time and what every stored episode carries.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+# A post key is stored behind a prefix in DynamoDB sort keys, which hold at most 1024 bytes.
+MAX_POST_KEY_BYTES = 1000
+S3_MAX_KEY_BYTES = 1024
+# A claim longer than this is no byte count or duration; it would only bloat messages and events.
+MAX_CLAIM_CHARS = 64
 
 _FILE_NAME = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})-(?P<slug>.+)\.md")
 _LEADING_NUMBER = re.compile(r"([0-9]+)(?:-|$)")
 _CATEGORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ class Post:
 def parse_key(key: str, *, posts_prefix: str = "_posts/") -> PostKey:
     """Split `<prefix>[<category>/]<YYYY-MM-DD>-<slug>.md`; ProblemError(BAD_KEY) if it is not one."""
     expected = f"expected {posts_prefix}<category>/<YYYY-MM-DD>-<slug>.md"
+    size = len(key.encode("utf-8"))
+    if size > MAX_POST_KEY_BYTES:
+        raise _bad_key(key, f"post key is {size} bytes (UTF-8); the limit is {MAX_POST_KEY_BYTES}")
     if not key.startswith(posts_prefix):
         raise _bad_key(key, f"post key {key!r} is not under {posts_prefix!r} ({expected})")
     *folders, name = key[len(posts_prefix) :].split("/")
@@ -144,6 +155,7 @@ def parse_post(key: str, data: bytes, *, posts_prefix: str = "_posts/") -> Post:
     metadata, body = _split(key, text)
     category = where.category or _category_from_front_matter(key, metadata)
     explicit_audio_key = metadata.get(AUDIO_KEY_FIELD)
+    _check_bounds(key, metadata)
     front_matter = {str(name): _json_safe(value) for name, value in metadata.items()}
     return Post(
         key=key,
@@ -158,6 +170,20 @@ def parse_post(key: str, data: bytes, *, posts_prefix: str = "_posts/") -> Post:
         claimed_duration=_claim(metadata.get("mp3_duration")),
         audio_key=str(explicit_audio_key).lstrip("/") if explicit_audio_key else None,
     )
+
+
+def _check_bounds(key: str, metadata: Mapping[Any, Any]) -> None:
+    """Values that no real post has and that would break what stores or announces the episode."""
+    codes = {"mp3_bytes": Code.INVALID_MP3_BYTES, "mp3_duration": Code.INVALID_MP3_DURATION}
+    for name, code in codes.items():
+        value = metadata.get(name)
+        if value is not None and len(str(value)) > MAX_CLAIM_CHARS:
+            length = len(str(value))
+            message = f"{name} is {length:,} characters long; no {name} is more than {MAX_CLAIM_CHARS}"
+            raise ProblemError(error(code, message, key=key))
+    audio_key = metadata.get(AUDIO_KEY_FIELD)
+    if audio_key is not None and len(str(audio_key).encode("utf-8")) > S3_MAX_KEY_BYTES:
+        raise _invalid(key, f"`{AUDIO_KEY_FIELD}` is longer than any S3 key ({S3_MAX_KEY_BYTES} bytes)")
 
 
 def _bad_key(key: str, message: str) -> ProblemError:
@@ -212,12 +238,26 @@ class _FrontMatterLoader(yaml.SafeLoader):
             raise yaml.YAMLError(f"front-matter nests deeper than {MAX_NESTING} levels")
         node = super().compose_node(parent, index)
         self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicates(node)
         if node is not None:
             size = 1 + sum(self._expanded[id(child)] for child in _children(node))
             if size > MAX_EXPANDED_NODES:
                 raise yaml.YAMLError(f"front-matter aliases expand to more than {MAX_EXPANDED_NODES} values")
             self._expanded[id(node)] = size
         return node
+
+
+def _refuse_duplicates(node: yaml.MappingNode) -> None:
+    """PyYAML (and Jekyll) silently keep the last of two equal keys: a reader sees the first. Refuse both."""
+    seen: dict[str, yaml.Node] = {}
+    for name, _ in node.value:
+        if not isinstance(name, yaml.ScalarNode) or name.tag == _MERGE_TAG:
+            continue
+        if name.value in seen:
+            lines = f"{seen[name.value].start_mark.line + 1} and {name.start_mark.line + 1}"
+            raise yaml.YAMLError(f"key {name.value!r} appears twice (front-matter lines {lines})")
+        seen[name.value] = name
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -278,6 +318,10 @@ def _split(key: str, text: str) -> tuple[dict[Any, Any], str]:
                 key=key,
             )
         ) from err
+    size = len(fm.encode("utf-8"))
+    if size > MAX_FRONT_MATTER_BYTES:
+        message = f"front-matter is {size:,} bytes; front-matter may be at most {MAX_FRONT_MATTER_BYTES:,}"
+        raise ProblemError(error(Code.TOO_LARGE, message, key=key))
     try:
         metadata = handler.load(fm)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:

@@ -49,6 +49,10 @@ class Code(StrEnum):
     INVALID_CONFIG = "invalid_config"
 
 
+# Findings of show notes: always warnings, never failing an episode.
+NOTES_CODES = frozenset({Code.UNKNOWN_LIQUID_TAG, Code.LIQUID_ERROR, Code.MISSING_INCLUDE})
+
+
 @dataclass(frozen=True)
 class Problem:
     code: Code

@@ -17,9 +17,11 @@ import contextlib
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.table import (
@@ -35,6 +37,18 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 AttributeMap = dict[str, Any]
+
+# Writes that must not be left undone (see `_patiently`): attempts, on top of the SDK's, and first backoff.
+PATIENT_ATTEMPTS = 5
+PATIENT_BACKOFF_SECONDS = 0.05
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    }
+)
 
 SOURCE = "SOURCE"
 EPISODE = "EPISODE"
@@ -68,15 +82,42 @@ def _key(pk: str, sk: str) -> AttributeMap:
     return {PARTITION_KEY: _s(pk), SORT_KEY: _s(sk)}
 
 
-def _compress(text: str) -> bytes:
-    # Show notes can be long; compressed they stay far below DynamoDB's 400 KB item limit.
-    return zlib.compress(text.encode("utf-8"), 6)
+# Episode fields kept zlib-compressed in binary attributes of their own, outside `doc`: show notes (as
+# written and as rendered) can be long; compressed they stay far below DynamoDB's 400 KB item limit.
+COMPRESSED_FIELDS = ("body", "notes_html")
+
+
+def _compressed(doc: dict[str, Any]) -> AttributeMap:
+    """Takes the COMPRESSED_FIELDS out of `doc`, as binary attributes."""
+    return {name: {"B": zlib.compress(doc.pop(name).encode("utf-8"), 6)} for name in COMPRESSED_FIELDS}
+
+
+# DynamoDB refuses items over 400 KB; an episode may take this much, leaving room for keys and the outbox.
+MAX_EPISODE_BYTES = 350 * 1024
+
+
+def stored_bytes(episode: Episode) -> int:
+    """What `save_episode` writes for `episode`: its JSON document plus its compressed fields."""
+    doc = episode.to_dict()
+    compressed = _compressed(doc)
+    document = len(json.dumps(doc, sort_keys=True).encode("utf-8"))
+    return document + sum(len(value["B"]) for value in compressed.values())
+
+
+def _decompressed(item: AttributeMap) -> dict[str, str]:
+    """The COMPRESSED_FIELDS of an item; an item written before a field existed lacks it."""
+    return {
+        name: zlib.decompress(item[name]["B"]).decode("utf-8") for name in COMPRESSED_FIELDS if name in item
+    }
 
 
 class EpisodeStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._sleep = sleep
 
     # -- sources ---------------------------------------------------------------------------------
 
@@ -157,11 +198,11 @@ class EpisodeStore:
         """
         revision = expected_revision + 1
         doc = episode.to_dict()
-        body = doc.pop("body")
+        compressed = _compressed(doc)
         item: AttributeMap = {
             **_key(f"EPISODE#{episode.id}", EPISODE),
             "doc": _s(json.dumps(doc, sort_keys=True)),
-            "body": {"B": _compress(body)},
+            **compressed,
             "state": _s(episode.state.value),
             "category": _s(episode.category),
             "revision": {"N": str(revision)},
@@ -184,15 +225,26 @@ class EpisodeStore:
             return None
         return revision
 
-    def clear_outbox(self, episode_id: str, revision: int) -> None:
-        """Forget sent events, unless a newer revision (which carries them on) replaced the item meanwhile."""
+    def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None:
+        """Keep only `outbox` (empty: forget every sent event), unless a newer revision, which carries the
+        events on, replaced the item meanwhile.
+
+        This write is all that stands between an event the bus accepted and its duplicate on the next
+        delivery, and it is idempotent, so a throttle gets a few more attempts than the SDK's own.
+        """
+        values: AttributeMap = {":revision": {"N": str(revision)}}
+        update = "REMOVE outbox"
+        if outbox:
+            update, values[":outbox"] = "SET outbox = :outbox", _s(json.dumps(outbox))
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(f"EPISODE#{episode_id}", EPISODE),
-                UpdateExpression="REMOVE outbox",
-                ConditionExpression="revision = :revision",
-                ExpressionAttributeValues={":revision": {"N": str(revision)}},
+            self._patiently(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(f"EPISODE#{episode_id}", EPISODE),
+                    UpdateExpression=update,
+                    ConditionExpression="revision = :revision",
+                    ExpressionAttributeValues=values,
+                )
             )
 
     def published_episodes(self, category: str) -> list[Episode]:
@@ -230,9 +282,24 @@ class EpisodeStore:
         return True
 
     def release_lease(self, name: str) -> None:
-        self._client.delete_item(TableName=self._table, Key=_key(f"LEASE#{name}", LEASE))
+        # A lease left behind blocks its feed until it expires: worth a few more attempts than the SDK's.
+        self._patiently(
+            lambda: self._client.delete_item(TableName=self._table, Key=_key(f"LEASE#{name}", LEASE))
+        )
 
     # -- plumbing --------------------------------------------------------------------------------
+
+    def _patiently(self, write: Callable[[], object]) -> None:
+        """Run an idempotent write, retrying throttles and server errors with backoff a few times."""
+        for attempt in range(PATIENT_ATTEMPTS):
+            try:
+                write()
+                return
+            except ClientError as err:
+                code = err.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_CODES or attempt + 1 == PATIENT_ATTEMPTS:
+                    raise
+            self._sleep(PATIENT_BACKOFF_SECONDS * 2**attempt)
 
     def _get(self, pk: str, sk: str) -> AttributeMap | None:
         response = self._client.get_item(TableName=self._table, Key=_key(pk, sk), ConsistentRead=True)
@@ -260,9 +327,8 @@ class EpisodeStore:
     @staticmethod
     def _stored_episode(item: AttributeMap) -> StoredEpisode:
         doc = json.loads(item["doc"]["S"])
-        doc["body"] = zlib.decompress(item["body"]["B"]).decode("utf-8")
         return StoredEpisode(
-            episode=Episode.from_dict(doc),
+            episode=Episode.from_dict({**doc, **_decompressed(item)}),
             revision=int(item["revision"]["N"]),
             outbox=json.loads(item["outbox"]["S"]) if "outbox" in item else [],
         )

@@ -1,5 +1,6 @@
 """Show notes: Liquid (Jekyll's `page`, `site` and includes) → markdown → HTML that podcast apps render.
 
+Rendered once per post at ingest and stored with the episode, so a feed rebuild only assembles XML.
 A post's notes never fail its episode: tags of site plugins the pipeline cannot know are dropped, a missing
 include is dropped, and a template that Liquid cannot render falls back to its markdown without the Liquid.
 Each of these is reported as a warning on the post's key.
@@ -7,12 +8,9 @@ Each of these is reported as a warning on the post's key.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import nh3
@@ -22,6 +20,7 @@ from liquid.exceptions import LiquidError, LiquidSyntaxError
 from liquid.token import TOKEN_EXPRESSION, TOKEN_ILLEGAL, TOKEN_TAG, Token
 from markdown_it import MarkdownIt
 
+from podcast_pipeline.episode import Episode
 from podcast_pipeline.problems import Code, Problem, warning
 
 if TYPE_CHECKING:
@@ -45,6 +44,10 @@ _LIQUID_MARKUP = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 # Tags a Liquid block ends on; outside their block they are syntax errors, not plugin tags.
 _BLOCK_INNER_TAGS = frozenset({"else", "elsif", "when"})
 
+MAX_NOTES_WARNINGS = 20
+
+IncludeLoader = Callable[[str], "str | None"]  # include name → its text, None when there is none
+
 
 @dataclass(frozen=True)
 class Notes:
@@ -64,12 +67,13 @@ class _NotesEnvironment(Environment):
     loop_iteration_limit: ClassVar[int | None] = 10_000
     output_stream_limit: ClassVar[int | None] = 5_000_000
 
-    def __init__(self, includes: Mapping[str, str]) -> None:
+    def __init__(self, load_include: IncludeLoader) -> None:
         super().__init__(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=True)
-        self.includes = dict(includes)
+        self._load_include = load_include
         # Filled while one template is parsed; `parse_notes` hands them to its caller.
         self.dropped: list[_Dropped] = []
-        self._parsed_includes: dict[str, tuple[BoundTemplate | None, tuple[_Dropped, ...]]] = {}
+        # Name → (the text it was parsed from, template, what it dropped): re-parsed when its text changes.
+        self._parsed_includes: dict[str, tuple[str | None, BoundTemplate | None, tuple[_Dropped, ...]]] = {}
         self._parsing: set[str] = set()
 
     def setup_tags_and_filters(self, *, extra: bool = False) -> None:
@@ -89,22 +93,26 @@ class _NotesEnvironment(Environment):
 
     def include(self, name: str) -> BoundTemplate | None:
         """The parsed include `name`, None when there is none; what it drops is reported for every user."""
-        cached = self._parsed_includes.get(name)
-        if cached is None:
-            cached = self._parse_include(name)
-            self._parsed_includes[name] = cached
-        self.dropped.extend(cached[1])
-        return cached[0]
-
-    def _parse_include(self, name: str) -> tuple[BoundTemplate | None, tuple[_Dropped, ...]]:
-        if name not in self.includes:
-            return None, (_Dropped(Code.MISSING_INCLUDE, f"include {name!r} not found; dropped"),)
         if name in self._parsing:
-            return None, (_Dropped(Code.LIQUID_ERROR, f"include {name!r} includes itself; dropped"),)
+            self.dropped.append(_Dropped(Code.LIQUID_ERROR, f"include {name!r} includes itself; dropped"))
+            return None
+        text = self._load_include(name)
+        cached = self._parsed_includes.get(name)
+        if cached is None or cached[0] != text:
+            cached = (text, *self._parse_include(name, text))
+            self._parsed_includes[name] = cached
+        self.dropped.extend(cached[2])
+        return cached[1]
+
+    def _parse_include(
+        self, name: str, text: str | None
+    ) -> tuple[BoundTemplate | None, tuple[_Dropped, ...]]:
+        if text is None:
+            return None, (_Dropped(Code.MISSING_INCLUDE, f"include {name!r} not found; dropped"),)
         outer, self.dropped = self.dropped, []
         self._parsing.add(name)
         try:
-            template: BoundTemplate | None = self.from_string(self.includes[name], name=name)
+            template: BoundTemplate | None = self.from_string(text, name=name)
         except LiquidError as err:
             template = None
             self.dropped.append(_Dropped(Code.LIQUID_ERROR, f"include {name!r}: {_first_line(err)}; dropped"))
@@ -186,47 +194,29 @@ def _first_line(err: LiquidError) -> str:
     return text.splitlines()[0]
 
 
-class NotesCache:
-    """Rendered notes by a digest of everything they depend on, least recently used dropped first.
+def no_includes(_name: str) -> str | None:
+    return None
 
-    Markdown is most of a feed's render time; kept across rebuilds in a warm function, a rebuild renders
-    only the notes of posts (or includes, or site settings) that changed.
-    """
 
-    def __init__(self, max_entries: int = 20_000) -> None:
-        self._entries: OrderedDict[str, Notes] = OrderedDict()
-        self._max_entries = max_entries
-
-    def get(self, digest: str) -> Notes | None:
-        notes = self._entries.get(digest)
-        if notes is not None:
-            self._entries.move_to_end(digest)
-        return notes
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def put(self, digest: str, notes: Notes) -> None:
-        self._entries[digest] = notes
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+def page_variables(episode: Episode, site_url: str) -> dict[str, Any]:
+    """Liquid's `page`: the front-matter plus what Jekyll derives from the post (url is site-relative)."""
+    return {
+        **episode.front_matter,
+        "title": episode.title or episode.front_matter.get("title", ""),
+        "date": episode.date,
+        "slug": episode.slug,
+        "category": episode.category,
+        "url": (episode.permalink or "").removeprefix(site_url),
+    }
 
 
 class ShowNotes:
-    """Renders the notes of many posts of one site; build one per feed rebuild (includes are cached)."""
+    """Renders the notes of many posts of one site; includes are loaded when a post first uses them."""
 
-    def __init__(
-        self,
-        site: Mapping[str, Any],
-        includes: Mapping[str, str] | None = None,
-        *,
-        cache: NotesCache | None = None,
-    ) -> None:
+    def __init__(self, site: Mapping[str, Any], load_include: IncludeLoader = no_includes) -> None:
         self._site = dict(site)
-        self._env = _NotesEnvironment(includes or {})
-        self._cache = cache
-        self._context_digest = _digest([self._site, dict(includes or {})])
+        self._site_url = str(site.get("url", "")).rstrip("/")
+        self._env = _NotesEnvironment(load_include)
         self._markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
         self._cleaner = nh3.Cleaner(
             tags=set(ALLOWED_TAGS),
@@ -234,23 +224,22 @@ class ShowNotes:
             attributes=ALLOWED_ATTRIBUTES,
             url_schemes=set(URL_SCHEMES),
             # Root-relative links of a Jekyll site (`/podcast/...`) must still work inside a podcast app.
-            url_relative=("rewrite_with_base", str(site.get("url", "")).rstrip("/") + "/")
-            if site.get("url")
-            else "deny",
+            url_relative=("rewrite_with_base", self._site_url + "/") if self._site_url else "deny",
+        )
+
+    def add_to(self, episode: Episode) -> Episode:
+        """`episode` with its notes rendered from its body and front-matter, their findings as warnings."""
+        key = episode.post.key if episode.post else episode.id
+        notes = self.render(episode.body, page_variables(episode, self._site_url), key=key)
+        return replace(
+            episode,
+            notes_html=notes.html,
+            notes_summary=notes.summary,
+            problems=(*episode.problems, *notes.problems),
         )
 
     def render(self, body: str, page: Mapping[str, Any], *, key: str | None = None) -> Notes:
         """Notes of one post; `page` is Liquid's `page` (front-matter plus title, date, slug, url, ...)."""
-        if self._cache is None:
-            return self._render(body, page, key)
-        digest = _digest([self._context_digest, body, dict(page), key])
-        notes = self._cache.get(digest)
-        if notes is None:
-            notes = self._render(body, page, key)
-            self._cache.put(digest, notes)
-        return notes
-
-    def _render(self, body: str, page: Mapping[str, Any], key: str | None) -> Notes:
         text, problems = self._liquid(body, page, key)
         tokens = self._markdown.parse(text)
         html = self._markdown.renderer.render(tokens, self._markdown.options, {})
@@ -258,7 +247,14 @@ class ShowNotes:
 
     def _liquid(self, body: str, page: Mapping[str, Any], key: str | None) -> tuple[str, tuple[Problem, ...]]:
         template, dropped, error = self._env.parse_notes(body)
-        problems = [warning(d.code, f"show notes: {d.message}", key=key) for d in dict.fromkeys(dropped)]
+        distinct = list(dict.fromkeys(dropped))
+        shown = distinct[:MAX_NOTES_WARNINGS]
+        problems = [warning(d.code, f"show notes: {d.message}", key=key) for d in shown]
+        if len(distinct) > len(shown):
+            # Thousands of findings would outgrow the stored episode and the events that carry them.
+            rest = len(distinct) - len(shown)
+            more = f"show notes: {rest} more dropped like these"
+            problems.append(warning(distinct[-1].code, more, key=key))
         if template is not None:
             try:
                 return template.render(page=dict(page), site=self._site), tuple(problems)
@@ -268,10 +264,6 @@ class ShowNotes:
             warning(Code.LIQUID_ERROR, f"show notes: Liquid failed ({error}); used without Liquid", key=key)
         )
         return _LIQUID_MARKUP.sub("", body), tuple(problems)
-
-
-def _digest(value: object) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def _first_paragraph(tokens: list[MarkdownToken]) -> str:

@@ -2,7 +2,8 @@
 
 Equal inputs give equal bytes: items are sorted here, and `lastBuildDate` is the newest episode's date, not
 the time of the build, so an unchanged feed is never rewritten. The document is streamed with
-`lxml.etree.xmlfile`, which can also split show notes that contain `]]>` over several CDATA sections.
+`lxml.etree.xmlfile`, which can also split show notes that contain `]]>` over several CDATA sections. Show
+notes come rendered with the episode (ingest renders them once per post): a rebuild only assembles XML.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from lxml import etree
 from podcast_pipeline.config import ConfigError, FeedConfig, SiteConfig
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.apple_categories import group_categories
-from podcast_pipeline.feed.notes import NotesCache, ShowNotes
-from podcast_pipeline.problems import Problem
+from podcast_pipeline.problems import NOTES_CODES, Problem
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -42,8 +42,6 @@ FEED_TYPES = ("episodic", "serial")
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-# Shared by every render in this process: a warm function re-renders only notes whose inputs changed.
-NOTES_CACHE = NotesCache()
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class RenderedFeed:
     xml: bytes
     sha256: str
     guids: tuple[str, ...]  # in feed order
-    warnings: tuple[Problem, ...]  # show-notes findings, keyed by post
+    warnings: tuple[Problem, ...]  # the show-notes findings of its episodes, keyed by post
 
     @property
     def item_count(self) -> int:
@@ -121,20 +119,6 @@ def sort_episodes(episodes: Sequence[Episode]) -> list[Episode]:
     return sorted(by_id, key=lambda e: (e.date, -1 if e.number is None else e.number), reverse=True)
 
 
-def page_variables(episode: Episode, config: SiteConfig) -> dict[str, Any]:
-    """Liquid's `page`: the front-matter plus what Jekyll derives from the post (url is site-relative)."""
-    permalink = episode_guid(episode, config)
-    url = permalink.removeprefix(config.site_url) if permalink.startswith(config.site_url) else permalink
-    return {
-        **episode.front_matter,
-        "title": episode.title or episode.front_matter.get("title", ""),
-        "date": episode.date,
-        "slug": episode.slug,
-        "category": episode.category,
-        "url": url,
-    }
-
-
 def episode_guid(episode: Episode, config: SiteConfig) -> str:
     return episode.permalink or config.permalink(
         number=episode.number, slug=episode.slug, category=episode.category, date=episode.date
@@ -171,20 +155,13 @@ def _qname(name: str) -> str:
     return f"{{{NSMAP[prefix]}}}{local}" if colon else name
 
 
-def render_feed(
-    feed: FeedConfig,
-    config: SiteConfig,
-    episodes: Sequence[Episode],
-    *,
-    includes: Mapping[str, str] | None = None,
-) -> RenderedFeed:
+def render_feed(feed: FeedConfig, config: SiteConfig, episodes: Sequence[Episode]) -> RenderedFeed:
     """The feed of `feed.category` from its published episodes (others are left out)."""
     validate_feed(feed)
     tz = site_timezone(config)
     chosen = sort_episodes(
         [e for e in episodes if e.state is State.PUBLISHED and e.category == feed.category],
     )
-    notes = ShowNotes(config.site, includes, cache=NOTES_CACHE)
     guids: list[str] = []
     warnings: list[Problem] = []
     buffer = io.BytesIO()
@@ -196,10 +173,8 @@ def render_feed(
                 _channel(out, feed, config, chosen[0].date if chosen else None, tz)
                 for episode in chosen:
                     guid = episode_guid(episode, config)
-                    key = episode.post.key if episode.post else episode.id
-                    rendered = notes.render(episode.body, page_variables(episode, config), key=key)
-                    warnings.extend(rendered.problems)
-                    _item(out, episode, guid, rendered.html, rendered.summary, tz)
+                    warnings.extend(p for p in episode.problems if p.code in NOTES_CODES)
+                    _item(out, episode, guid, tz)
                     guids.append(guid)
     xml = buffer.getvalue()
     return RenderedFeed(xml, hashlib.sha256(xml).hexdigest(), tuple(guids), tuple(warnings))
@@ -246,10 +221,12 @@ def _channel(out: _Writer, feed: FeedConfig, config: SiteConfig, newest: str | N
         out.leaf("podcast:funding", "Support the show", url=feed.funding_url)
 
 
-def _item(out: _Writer, episode: Episode, guid: str, html: str, summary: str, tz: tzinfo) -> None:
+def _item(out: _Writer, episode: Episode, guid: str, tz: tzinfo) -> None:
     title = plain_text(episode.title or "") or episode.slug
     described = episode.front_matter.get("description")
-    description = plain_text(described) if isinstance(described, str) and described.strip() else summary
+    description = plain_text(
+        described if isinstance(described, str) and described.strip() else episode.notes_summary
+    )
     with out.element("item"):
         out.leaf("title", title)
         if description:
@@ -266,5 +243,5 @@ def _item(out: _Writer, episode: Episode, guid: str, html: str, summary: str, tz
         if episode.number:
             out.leaf("itunes:episode", str(episode.number))
         out.leaf("itunes:episodeType", "full")
-        if html:
-            out.cdata("content:encoded", html)
+        if episode.notes_html:
+            out.cdata("content:encoded", episode.notes_html)

@@ -24,19 +24,3 @@ class S3FeedObjects:
         self._s3.put_object(
             Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control
         )
-
-    def read_includes(self, prefix: str) -> dict[str, str]:
-        """Every object under `prefix`, named by the rest of its key; undecodable ones are left out."""
-        includes: dict[str, str] = {}
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
-            for summary in page.get("Contents", []):
-                key = summary["Key"]
-                name = key[len(prefix) :]
-                data = self.read(key)
-                if not name or name.endswith("/") or data is None:
-                    continue
-                try:
-                    includes[name] = data.decode("utf-8")
-                except UnicodeDecodeError:
-                    continue
-        return includes

@@ -39,10 +39,6 @@ class FeedObjects(Protocol):
 
     def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None: ...
 
-    def read_includes(self, prefix: str) -> dict[str, str]:
-        """Name (the key below `prefix`) → text of every include."""
-        ...
-
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
@@ -99,16 +95,15 @@ def rebuild_feeds(
             logger.info("no feed configured for category %r; skipped", category)
     if not feeds:
         return []
-    includes = objects.read_includes(config.includes_prefix)
     results = []
     for feed in feeds:
         if lease is None:
-            results.append(_rebuild(feed, config, store, objects, publisher, includes))
+            results.append(_rebuild(feed, config, store, objects, publisher))
             continue
         if not lease.acquire_lease(lease_name(feed.category), lease_seconds):
             raise LeaseBusy(f"the {feed.category} feed is being rebuilt by another invocation")
         try:
-            results.append(_rebuild(feed, config, store, objects, publisher, includes))
+            results.append(_rebuild(feed, config, store, objects, publisher))
         finally:
             lease.release_lease(lease_name(feed.category))
     return results
@@ -120,9 +115,8 @@ def _rebuild(
     store: EpisodeSource,
     objects: FeedObjects,
     publisher: EventPublisher,
-    includes: dict[str, str],
 ) -> FeedResult:
-    rendered = render_feed(feed, config, store.published_episodes(feed.category), includes=includes)
+    rendered = render_feed(feed, config, store.published_episodes(feed.category))
     for problem in rendered.warnings:
         logger.warning("%s: %s: %s", problem.key, problem.code.value, problem.message)
     old = objects.read(feed.key)

@@ -42,6 +42,12 @@ def add_local_parser(subparsers: Any) -> None:
     run.add_argument("--config", type=Path, metavar="FILE", help="site configuration")
     run.add_argument("--json", action="store_true", help="print report.json to stdout")
     run.add_argument("--slack-webhook-url", metavar="URL", help="a real webhook instead of the local sink")
+    run.add_argument(
+        "--chaos",
+        metavar="SPEC",
+        help="inject faults, e.g. duplicates=3,shuffle,put-events-failure=0.3,ddb-throttle=0.2,"
+        "s3-errors=0.1,seed=7",
+    )
     run.set_defaults(func=run_command)
 
 
@@ -60,11 +66,19 @@ def _error(message: str) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     # The emulation (boto3, moto) loads only for the commands that use it: `check` stays quick.
+    from podcast_pipeline.local.chaos import parse_spec
     from podcast_pipeline.local.poller import DrainTimeout
     from podcast_pipeline.local.runner import InputError, run_local
 
     try:
-        report = run_local(args.input, args.out, args.config, slack_webhook_url=args.slack_webhook_url)
+        chaos = parse_spec(args.chaos) if args.chaos is not None else None
+    except ValueError as err:
+        _error(str(err))
+        return EXIT_UNUSABLE
+    try:
+        report = run_local(
+            args.input, args.out, args.config, slack_webhook_url=args.slack_webhook_url, chaos=chaos
+        )
     except (ConfigError, InputError) as err:
         _error(str(err))
         return EXIT_UNUSABLE

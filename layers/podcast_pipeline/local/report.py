@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.local.metrics import feed_renders
 from podcast_pipeline.local.poller import Poller, receive_all
+from podcast_pipeline.problems import Code, warning
 from podcast_pipeline.routes import ROUTES, DetailType
 from podcast_pipeline.store import EpisodeStore
 
@@ -39,10 +41,16 @@ def awaiting_post_entry(source: SourceRecord) -> dict[str, Any]:
         "state": State.AWAITING_POST.value,
         "claimed": {},
         "measured": source.facts,
-        "problems": [source.problem] if source.problem else [],
+        # Waiting is a finding too: the report names the MP3 nobody claims, even when the file is sound.
+        "problems": [source.problem or _post_missing(source.ref.key)],
         "permalink": None,
         "audio": {"key": source.ref.key, "url": None, "bytes": source.ref.size, "duration_seconds": None},
     }
+
+
+def _post_missing(audio_key: str) -> dict[str, Any]:
+    message = f"no post names the MP3 {audio_key} (yet); it is published once one does"
+    return warning(Code.POST_MISSING, message, key=audio_key).to_dict()
 
 
 def event_entry(message: MessageTypeDef) -> dict[str, Any]:
@@ -85,6 +93,7 @@ def build_report(
     poller: Poller,
     uploads: int,
     duration_seconds: float,
+    metrics: list[dict[str, Any]],
 ) -> dict[str, Any]:
     feed_updates = Counter(
         str((e["detail"] or {}).get("category"))
@@ -97,11 +106,14 @@ def build_report(
         "feeds": dict(feeds),
         "notifications": notifications,
         "dead_letters": dead_letters,
+        "metrics": metrics,  # the functions' CloudWatch metrics, summed over the run
         "stats": {
             "uploads": uploads,
             "functions": {name: stats.to_dict() for name, stats in poller.stats.items()},
             # A feed is written (and announced) only when its bytes change.
             "feed_updates": dict(sorted(feed_updates.items())),
+            # Every rebuild renders, whether or not the bytes changed; batching keeps this to a few per feed.
+            "feed_renders": feed_renders(metrics),
             "states": dict(sorted(Counter(e["state"] for e in episodes).items())),
             "duration_seconds": round(duration_seconds, 3),
         },

@@ -33,8 +33,10 @@ from rich.progress import (
 )
 
 from podcast_pipeline.config import CONFIG_ENV, SAMPLE_CONFIG, SiteConfig, load_config
+from podcast_pipeline.local.chaos import ChaosPoller, ChaosSpec, Faults
 from podcast_pipeline.local.corrections import correct_body
 from podcast_pipeline.local.emulation import Emulation, emulation, patched_environ
+from podcast_pipeline.local.metrics import aggregate_emf
 from podcast_pipeline.local.poller import (
     DEFAULT_TIMEOUT_SECONDS,
     Handler,
@@ -209,8 +211,12 @@ def run_local(
     slack_webhook_url: str | None = None,
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    chaos: ChaosSpec | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline over `input_dir` (None: the sample show); writes and returns out_dir/report.json."""
+    """Run the pipeline over `input_dir` (None: the sample show); writes and returns out_dir/report.json.
+
+    With `chaos`, the handlers run under its faults and the report says what was injected.
+    """
     started = time.monotonic()
     if input_dir is not None and not input_dir.is_dir():
         raise InputError(f"input folder {input_dir} does not exist or is not a folder")
@@ -234,9 +240,18 @@ def run_local(
                 str(path), session.emulation.bucket, path.relative_to(input_dir).as_posix()
             )
             display.uploaded()
-        poller = Poller(session.emulation, session.handlers, corrections={INGEST.function: correct_body})
+        corrections = {INGEST.function: correct_body}
+        poller = (
+            Poller(session.emulation, session.handlers, corrections=corrections)
+            if chaos is None
+            else ChaosPoller(session.emulation, session.handlers, Faults(chaos), corrections=corrections)
+        )
         poller.drain(timeout, on_batch=display.processed)
         display.done()
+        log.flush()
+        # Read back as CloudWatch Logs would: the EMF documents among the functions' output are metrics.
+        with (out_dir / FUNCTION_LOG).open(encoding="utf-8") as lines:
+            metrics = aggregate_emf(lines)
         report = build_report(
             episodes=collect_episodes(session.emulation),
             events=[
@@ -249,7 +264,10 @@ def run_local(
             poller=poller,
             uploads=len(files),
             duration_seconds=time.monotonic() - started,
+            metrics=metrics,
         )
+        if isinstance(poller, ChaosPoller):
+            report["chaos"] = poller.chaos_report()
     write_report(report, out_dir)
     return report
 
