@@ -29,7 +29,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateu
 # Never imported at run time: byte code the runtime cannot reuse from a read-only /opt, and test suites.
 STRIPPED_DIRS = ("__pycache__", "tests")
 # The shared package minus what only the command line uses (it needs rich, the emulation moto).
-SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local", "cli.py")
+SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local", "cli.py", "backfill*.py")
 
 
 @dataclass(frozen=True)
