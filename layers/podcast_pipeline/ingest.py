@@ -244,11 +244,14 @@ class Ingest:
     def _decide(
         self, source: SourceRecord, post: Post | ProblemError | None, previous: Episode | None
     ) -> Episode | None:
+        from podcast_pipeline.verify import episode_of_key, unusable_post
+
         if source.deleted or post is None:
             if previous is None:
-                return None
+                # Deleted before any version was read (events arrive in any order): the same end state,
+                # unpublished, as when the post's versions were processed first.
+                return episode_of_key(source.ref.key, self._config, State.UNPUBLISHED, post_ref=source.ref)
             return replace(previous, state=State.UNPUBLISHED, post=source.ref)
-        from podcast_pipeline.verify import unusable_post
 
         if isinstance(post, ProblemError):
             return unusable_post(source.ref.key, post.problem, self._config, source.ref)

@@ -274,10 +274,14 @@ def decide(
     )
 
 
-def unusable_post(
-    key: str, problem: Problem, config: SiteConfig, post_ref: SourceRef | None = None
+def episode_of_key(
+    key: str,
+    config: SiteConfig,
+    state: State,
+    problems: tuple[Problem, ...] = (),
+    post_ref: SourceRef | None = None,
 ) -> Episode:
-    """The failed episode of a post that cannot be read at all: its identity comes from the key alone."""
+    """An episode known only by its post's key (the post is unreadable, or deleted before it was read)."""
     identity = post_identity(key, config)
     return Episode(
         id=identity.id,
@@ -285,7 +289,14 @@ def unusable_post(
         slug=identity.slug,
         date=identity.date,
         number=identity.number,
-        state=State.FAILED,
-        problems=(replace(problem, key=key),),
+        state=state,
+        problems=problems,
         post=post_ref,
     )
+
+
+def unusable_post(
+    key: str, problem: Problem, config: SiteConfig, post_ref: SourceRef | None = None
+) -> Episode:
+    """The failed episode of a post that cannot be read at all: its identity comes from the key alone."""
+    return episode_of_key(key, config, State.FAILED, (replace(problem, key=key),), post_ref)
