@@ -53,5 +53,6 @@ def test_feeds_are_written_and_each_rendered_a_few_times(report: dict[str, Any])
     assert set(report["feeds"]) == {"podcast", "interviews"}
     for path in report["feeds"].values():
         assert Path(path).read_bytes().startswith(b"<?xml")
-    feed_invocations = report["stats"]["functions"]["feed"]["invocations"]
-    assert 1 <= feed_invocations <= MAX_RENDERS_PER_FEED
+    renders = report["stats"]["feed_renders"]
+    assert set(renders) == {"podcast", "interviews"}
+    assert all(1 <= count <= MAX_RENDERS_PER_FEED for count in renders.values()), renders
