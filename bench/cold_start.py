@@ -21,7 +21,6 @@ cumulative time (from each module's median over the -X importtime runs).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -274,8 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     functions = args.functions or sorted(p.parent.name for p in args.functions_dir.glob("*/handler.py"))
     result = measure(args.functions_dir, functions, args.runs, args.top)
     show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "cold_start", **result}, indent=2) + "\n")
+    write_results(args.out, {"benchmark": "cold_start", **result})
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "bench" / "results" / "pipeline.json"
 RESULTS = ROOT / "bench" / "results" / "cost.json"
@@ -215,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measured = json.loads(args.pipeline.read_text())
     result = estimate(measured, configured_memory(), args.mb_per_second)
     show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

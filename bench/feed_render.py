@@ -12,7 +12,6 @@ the same items built and serialized with `etree.tostring`; the ratio says what t
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from bench import write_results
 from podcast_pipeline.config import SiteConfig, parse_config
 from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.feed.notes import ShowNotes
@@ -182,8 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(" | ".join(f"{c:>15}" for c in columns))
     for row in rows:
         print(" | ".join(f"{row[c]:>15}" for c in columns))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "feed_render", "results": rows}, indent=2) + "\n")
+    write_results(args.out, {"benchmark": "feed_render", "results": rows})
     print(f"wrote {args.out}")
     return 0
 

@@ -20,7 +20,6 @@ eventually consistent), at least one.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import botocore.session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "tests")]
 
+from bench import write_results  # noqa: E402
 from podcast_pipeline import table  # noqa: E402
 from podcast_pipeline.local import emulation  # noqa: E402
 from podcast_pipeline.routes import ROUTES  # noqa: E402
@@ -363,8 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.limit)
     show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import re
 import shutil
@@ -29,6 +28,7 @@ sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "tests")]
 from mp3_fixtures import cbr_mp3, headerless_vbr_mp3, id3v2_tag, xing_vbr_mp3  # noqa: E402
 from mutagen.mp3 import MPEGInfo  # noqa: E402
 
+from bench import write_results  # noqa: E402
 from podcast_pipeline.audio import probe_s3_object  # noqa: E402
 
 BUCKET = "bench"
@@ -265,8 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs, reference = bench(sizes, kinds)
     rows = report(runs, reference)
     show(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"runs": rows, "seconds": time.perf_counter() - started}, indent=2) + "\n")
+    write_results(args.out, {"runs": rows, "seconds": time.perf_counter() - started})
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
     return 0
 
