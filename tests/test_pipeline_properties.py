@@ -189,7 +189,7 @@ def _outcome(run: Pipeline, ops: list[Op]) -> tuple[dict[str, Any], list[Any], s
     return _comparable(run, ops), _feed(run), {i for i, detail_type in last.items() if detail_type in LIVE}
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(operations, min_size=1, max_size=8))
 def test_any_interleaving_ends_as_the_final_versions_applied_in_order(ops: list[Op]) -> None:
     with pipeline() as chaotic:
