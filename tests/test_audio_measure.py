@@ -112,8 +112,8 @@ def test_headerless_vbr_walks_every_frame_where_mutagen_is_far_off() -> None:
     assert abs(estimate - facts.duration_seconds) > 0.1 * facts.duration_seconds
 
 
-def test_headerless_vbr_whose_bitrate_changes_only_midway_is_found_by_the_probes() -> None:
-    # the head and the end are 128 kbit/s: only a probe in the middle sees 320 kbit/s
+def test_headerless_vbr_whose_bitrate_changes_only_midway_is_found_by_the_frame_grid() -> None:
+    # the head and the end are 128 kbit/s: only the end's frames falling off the head's grid show the change
     segments = ((128, 100.0), (320, 100.0), (128, 100.0))
     facts = facts_of(headerless_vbr_mp3(segments))
     assert facts.frames_walked
@@ -147,6 +147,33 @@ def test_measuring_100_mb_cbr_reads_at_most_64_kib() -> None:
         assert facts.bytes_read <= 65536, info_header
         assert facts.bitrate_mode == "cbr"
         assert facts.duration_seconds == pytest.approx(6249.9, abs=0.2)
+
+
+@pytest.mark.parametrize("megabytes", [1, 100])
+def test_headerless_cbr_is_proven_from_the_head_and_the_end(megabytes: int) -> None:
+    data = cbr_mp3(exact_bytes=megabytes * 1_000_000, id3v2=id3v2_tag(padding=2000), id3v1=True)
+    facts = facts_of(data)
+    assert (facts.bitrate_mode, facts.frames_walked, facts.requests) == ("cbr", False, 2)
+    assert facts.bytes_read <= 65536
+    assert facts.duration_seconds == pytest.approx((len(data) - 128 - facts.audio_start) * 8 / 128000)
+
+
+def test_an_encoder_that_never_pads_costs_a_walk_not_a_wrong_duration() -> None:
+    # 417-byte frames at 44.1 kHz fall behind the 417.96-byte grid, so audio bytes / byte rate would be short
+    data = cbr_frames(1) * 3000
+    facts = facts_of(data)
+    assert facts.frames_walked
+    assert facts.duration_seconds == pytest.approx(3000 * 1152 / 44100, abs=1e-9)
+
+
+def test_frames_after_garbage_near_the_end_are_walked_and_trailing_garbage_is_not_audio() -> None:
+    garbage = random.Random(9).randbytes(3000).replace(b"\xff", b"\x00")
+    resumed = facts_of(cbr_frames(2000) + garbage + cbr_frames(20))
+    assert resumed.frames_walked
+    assert resumed.duration_seconds == pytest.approx(2020 * 1152 / 44100, abs=1e-9)
+    trailing = facts_of(cbr_frames(2000) + garbage)
+    assert (trailing.frames_walked, trailing.requests) == (False, 2)
+    assert trailing.duration_seconds == pytest.approx(2000 * 1152 / 44100, abs=1e-3)
 
 
 def test_info_header_file_needs_one_read() -> None:
@@ -319,17 +346,20 @@ def test_duration_agrees_with_ffmpeg_full_decode(tmp_path: Path, data: bytes) ->
     assert facts_of(data).duration_seconds == pytest.approx(ffmpeg_decoded_seconds(path), abs=0.05)
 
 
-@needs_lame
-@pytest.mark.parametrize("options", [["-b", "128"], ["-V", "4"], ["--abr", "96"], ["-b", "64", "-t"]])
-def test_lame_encoded_file_agrees_with_ffmpeg(tmp_path: Path, options: list[str]) -> None:
-    wav = tmp_path / "a.wav"
-    samples = 44100 * 7 + 1234
-    with wave.open(str(wav), "wb") as w:
+def _noise_wav(path: Path, samples: int) -> Path:
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(44100)
-        rng = random.Random(2)
-        w.writeframes(bytes(rng.randrange(256) for _ in range(samples * 4)))
+        w.writeframes(random.Random(2).randbytes(samples * 4))
+    return path
+
+
+@needs_lame
+@pytest.mark.parametrize("options", [["-b", "128"], ["-V", "4"], ["--abr", "96"], ["-b", "64", "-t"]])
+def test_lame_encoded_file_agrees_with_ffmpeg(tmp_path: Path, options: list[str]) -> None:
+    samples = 44100 * 7 + 1234
+    wav = _noise_wav(tmp_path / "a.wav", samples)
     mp3 = tmp_path / "a.mp3"
     assert LAME is not None
     subprocess.run([LAME, "--quiet", *options, str(wav), str(mp3)], check=True)
@@ -343,3 +373,36 @@ def test_lame_encoded_file_agrees_with_ffmpeg(tmp_path: Path, options: list[str]
     assert facts.header == expected_header
     if "--abr" in options:
         assert facts.bitrate_mode == "abr"
+
+
+@needs_lame
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["lame", "--quiet", "-t", "-b", "128", "{wav}", "{out}"], id="lame-mpeg1"),
+        pytest.param(
+            ["lame", "--quiet", "-t", "-b", "64", "-m", "m", "--resample", "22.05", "{wav}", "{out}"],
+            id="lame-mpeg2-mono",
+        ),
+        pytest.param(
+            ["ffmpeg", "-v", "error", "-i", "{wav}", "-ar", "48000", "-c:a", "libmp3lame", "-b:a", "160k",
+             "-write_xing", "0", "{out}"],
+            id="ffmpeg-libmp3lame-48k",
+        ),
+        pytest.param(
+            ["ffmpeg", "-v", "error", "-i", "{wav}", "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", "{out}"],
+            id="ffmpeg-layer2",
+        ),
+    ],
+)  # fmt: skip
+def test_real_encoders_headerless_cbr_is_proven_in_two_reads(tmp_path: Path, command: list[str]) -> None:
+    wav, out = _noise_wav(tmp_path / "a.wav", 44100 * 20), tmp_path / "a.mp3"
+    subprocess.run([arg.format(wav=wav, out=out) for arg in command], check=True)
+    facts = measure(out.open("rb"))
+    assert (facts.header, facts.bitrate_mode, facts.frames_walked, facts.requests) == (
+        "none",
+        "cbr",
+        False,
+        2,
+    )
+    assert facts.duration_seconds == pytest.approx(ffmpeg_decoded_seconds(out), abs=0.05)

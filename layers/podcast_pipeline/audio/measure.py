@@ -3,8 +3,8 @@
 Reads, in order: the head of the file (ID3v2 tags and the first frames), then only what the file demands:
 
 - a Xing/Info/VBRI header in the first frame gives the duration; nothing more is read;
-- without one, a few small probes spread over the file and one at its end tell a constant bitrate
-  (duration = audio bytes / byte rate) from a variable one, whose frames are then all walked.
+- without one, one read at the end of the file proves a constant bitrate (duration = audio bytes / byte
+  rate) or shows a variable one, whose frames are then all walked.
 
 The reader may be a plain file or the ranged S3 reader; this module does no I/O of its own.
 
@@ -12,15 +12,22 @@ Truncation: encoders write whole frames, so a last frame cut short, or less audi
 header announces, means an incomplete copy and is TRUNCATED_MP3 however few bytes are missing. Bytes after
 the last frame that are no frame and no known tag are tolerated and not counted as audio.
 
-Sampling can miss a bitrate change that lies between probes in a header-less file; encoders that vary the
-bitrate write a Xing/VBRI header or vary it everywhere, which the first frames or the probes show.
+Constant bitrate proof for a header-less file: the head is one unbroken run of frames of one bitrate, and
+so are the last frames, which start and end on the frame grid that bitrate lays from the first frame (an
+encoder pads frames so the audio is always within one padding slot of whole frames at the nominal size).
+A file that varies its bitrate only between its head and its last frames, yet lands on that grid by chance
+(3 in the frame length in bytes: 1 in 140 at 128 kbit/s), is taken for CBR; encoders that vary the bitrate
+write a Xing/VBRI header or vary it everywhere, which the head shows. An encoder that pads otherwise costs
+a walk, never a wrong duration.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import Any, NamedTuple, Protocol
 
 import mutagen
@@ -29,11 +36,11 @@ from mutagen.mp3 import BitrateMode, MPEGInfo
 from podcast_pipeline.problems import Code, ProblemError, error
 
 MAX_AUDIO_BYTES = 2 * 1024**3
-# The first read: ID3v2 tag, first frame and its Xing/Info/VBRI header. It leaves room within 64 KiB for the
-# probes of a header-less CBR file.
+# The first read: ID3v2 tag, first frame and its Xing/Info/VBRI header. A header-less file takes one more
+# read, of its end, and both stay within 64 KiB.
 HEAD_BYTES = 48 * 1024
-READ_BUDGET = 64 * 1024
-PROBES = 6
+TAIL_BYTES = 16 * 1024
+READ_BUDGET = HEAD_BYTES + TAIL_BYTES
 WALK_BLOCK = 1024 * 1024
 # How far to look for the first frame when the head holds none (mutagen's own limit).
 SYNC_WINDOW = 1024 * 1024
@@ -464,75 +471,80 @@ _Facts = Callable[[float, int, str, bool], AudioFacts]
 def _headerless(
     src: _Source, size: int, first: int, frame: _Frame, facts: _Facts, key: str | None
 ) -> AudioFacts:
-    """No usable Xing/Info/VBRI header: probe for a constant bitrate, walk the frames otherwise."""
-    # a probe holds a whole frame after any starting point, plus the next header
-    width = 2 * (frame.length + 1) + 8
+    """No usable Xing/Info/VBRI header: prove a constant bitrate from the head and the end, walk otherwise."""
     resident = src.cached_from(first)
-    if first + len(resident) < size:
+    tail = max(first + len(resident), size - TAIL_BYTES)
+    if tail < size:
         # one read for the end: ID3v1 and APEv2 footers and the last frames
-        tail = max(first + len(resident), size - width - ID3V1_SIZE - APE_FOOTER_SIZE)
         src.read_at(tail, size - tail)
     end = _trailing_tags(src, size, first)
     resident = resident[: end - first]
-    if first + len(resident) >= end:
-        return _walked(_walk(src, first, end, frame.stream, key), frame.sample_rate, facts)
+    if first + len(resident) < end and _one_run(resident, frame):
+        start = max(first + len(resident), min(tail, end - _LOOKAHEAD))
+        audio_end = _cbr_end(src, first, start, end, frame, key)
+        if audio_end is not None:
+            return facts((audio_end - first) * 8 / frame.bitrate, frame.bitrate, "cbr", False)
+    return _walked(_walk(src, first, end, frame.stream, key), frame.sample_rate, facts)
 
-    bitrates = {frame.bitrate}
-    pos = 0
-    while (current := _frame_at(resident, pos)) is not None and pos + current.length <= len(resident):
-        if current.stream != frame.stream:
-            break
-        bitrates.add(current.bitrate)
+
+def _one_run(data: bytes, first: _Frame) -> bool:
+    """Whether the head `data` is frames of one stream and bitrate back to back (the last one may be cut)."""
+    stop, _ = _run_of(data, 0, first)
+    cut = _frame_at(data, stop)
+    return stop + 4 > len(data) or (
+        cut is not None
+        and (cut.stream, cut.bitrate) == (first.stream, first.bitrate)
+        and stop + cut.length > len(data)
+    )
+
+
+def _cbr_end(src: _Source, first: int, start: int, end: int, frame: _Frame, key: str | None) -> int | None:
+    """End of the audio when the frames from `start` to `end` continue the constant bitrate of `frame`.
+
+    None when they do not: no frame of that bitrate on the grid, another bitrate, frames after garbage, or
+    an end off the grid. Raises when the last frame of the run is cut short.
+    """
+    nominal = Fraction(frame.samples * frame.bitrate, 8 * frame.sample_rate)
+    slot = 4 if frame.samples == 384 else 1  # Layer I pads by a 4-byte slot
+    data = src.read_at(start, end - start)
+    grid = first + math.ceil((start + slot - first) / nominal) * nominal
+    candidates = sorted(
+        range(math.ceil(grid - slot), math.floor(grid + slot) + 1), key=lambda p: abs(p - grid)
+    )
+    runs = (_run_of(data, candidate - start, frame) for candidate in candidates)
+    stop = next((stop for stop, frames in runs if frames), None)
+    if stop is None:
+        return None
+    after = _frame_at(data, stop)
+    if after is not None and after.stream == frame.stream:
+        if after.bitrate != frame.bitrate:
+            return None
+        raise _fail(
+            Code.TRUNCATED_MP3,
+            f"truncated MP3: the last frame needs {after.length} bytes but only {len(data) - stop} remain",
+            key,
+        )
+    if _find_frame(data, stop + 1, frame.stream, len(data)) >= 0:
+        return None  # more frames after bytes that are none: the walk resyncs over them
+    audio_end = start + stop
+    off_grid = abs(audio_end - first - round((audio_end - first) / nominal) * nominal)
+    return audio_end if off_grid <= slot else None
+
+
+def _run_of(data: bytes, pos: int, like: _Frame) -> tuple[int, int]:
+    """Where the back-to-back whole frames of `like`'s stream and bitrate from `pos` stop, and how many."""
+    frames = 0
+    while (
+        (current := _frame_at(data, pos)) is not None
+        and (current.stream, current.bitrate) == (like.stream, like.bitrate)
+        and pos + current.length <= len(data)
+    ):
         pos += current.length
-    if len(bitrates) == 1:
-        end, last_rates = _last_frames(src, first + len(resident), end, width, frame.stream, key)
-        bitrates |= last_rates
-    start = first + len(resident)
-    span = end - width - start
-    for k in range(1, PROBES + 1):
-        if len(bitrates) > 1 or span <= 0:
-            break
-        bitrates.add(_probe(src, start + span * k // (PROBES + 1), width, frame.stream, end))
-    if len(bitrates) > 1:
-        return _walked(_walk(src, first, end, frame.stream, key), frame.sample_rate, facts)
-    # constant bitrate: the encoder's padding spreads the bytes so that audio bytes / byte rate is exact
-    return facts((end - first) * 8 / frame.bitrate, frame.bitrate, "cbr", False)
+        frames += 1
+    return pos, frames
 
 
 def _walked(walk: _Walk, sample_rate: int, facts: _Facts) -> AudioFacts:
     duration = walk.samples / sample_rate
     bitrate = round(walk.audio_bytes * 8 / duration) if duration else 0
     return facts(duration, bitrate, "cbr" if len(walk.bitrates) == 1 else "vbr", True)
-
-
-def _probe(src: _Source, offset: int, width: int, stream: int, end: int) -> int:
-    """Bitrate of the first frame found at `offset`; 0 (no bitrate) when the bytes there are no frames."""
-    data = src.read_at(offset, min(width, end - offset))
-    found = _find_frame(data, 0, stream, end - offset)
-    frame = _frame_at(data, found) if found >= 0 else None
-    return frame.bitrate if frame is not None else 0
-
-
-def _last_frames(
-    src: _Source, floor: int, end: int, width: int, stream: int, key: str | None
-) -> tuple[int, set[int]]:
-    """End of the last whole frame and the bitrates at the end of the audio; raises when it is cut short."""
-    start = max(floor, end - width)
-    data = src.read_at(start, end - start)
-    pos = _find_frame(data, 0, stream, end - start)
-    if pos < 0:
-        return end, {0}
-    rates: set[int] = set()
-    while pos < len(data):
-        frame = _frame_at(data, pos)
-        if frame is None or frame.stream != stream:
-            return start + pos, rates  # bytes after the last frame that are no tag we know: not audio
-        if pos + frame.length > len(data):
-            raise _fail(
-                Code.TRUNCATED_MP3,
-                f"truncated MP3: the last frame needs {frame.length} bytes but only {len(data) - pos} remain",
-                key,
-            )
-        rates.add(frame.bitrate)
-        pos += frame.length
-    return end, rates

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Reads at least this large stream from an open-ended GET instead of a ranged one each.
 STREAM_MIN = 256 * 1024
-# Small ranges kept besides the head; probes need a few KiB in all.
+# Small ranges kept besides the head (the end of a header-less file, 16 KiB).
 CACHE_LIMIT = 1024 * 1024
 
 
