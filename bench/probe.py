@@ -107,7 +107,10 @@ METHODS: dict[str, Callable[[Any, str, int], float]] = {
 
 
 def ffmpeg_seconds(path: Path) -> float | None:
-    """Duration of the audio stream's packets as ffmpeg demuxes them all (no Xing/VBRI shortcut)."""
+    """Duration of the audio stream's packets as ffmpeg demuxes them all (no Xing/VBRI shortcut).
+
+    Not ffprobe's format duration: for a header-less file it is estimated from the bitrate, as mutagen's is.
+    """
     if shutil.which("ffmpeg") is None:
         return None
     run = subprocess.run(

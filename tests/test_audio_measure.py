@@ -158,6 +158,36 @@ def test_headerless_cbr_is_proven_from_the_head_and_the_end(megabytes: int) -> N
     assert facts.duration_seconds == pytest.approx((len(data) - 128 - facts.audio_start) * 8 / 128000)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    bitrate=st.sampled_from([32, 64, 96, 128, 192, 320]),
+    sample_rate=st.sampled_from([32000, 44100, 48000]),
+    channels=st.sampled_from([1, 2]),
+    frames=st.integers(2000, 9000),
+    id3v2_padding=st.integers(0, 40_000),
+    id3v1=st.booleans(),
+    apev2=st.booleans(),
+)
+def test_any_headerless_cbr_file_is_proven_in_two_reads(
+    bitrate: int, sample_rate: int, channels: int, frames: int, id3v2_padding: int, id3v1: bool, apev2: bool
+) -> None:
+    seconds = frames * 1152 / sample_rate
+    data = cbr_mp3(
+        seconds,
+        bitrate_kbps=bitrate,
+        sample_rate=sample_rate,
+        channels=channels,
+        id3v2=id3v2_tag(padding=id3v2_padding),
+        id3v1=id3v1,
+        apev2=apev2,
+    )
+    facts = facts_of(data)
+    assert (facts.bitrate_mode, facts.frames_walked, facts.requests) == ("cbr", False, 2)
+    assert facts.bytes_read <= 65536
+    # audio bytes / byte rate is within one byte of the frames' duration
+    assert facts.duration_seconds == pytest.approx(seconds, abs=8 / (bitrate * 1000))
+
+
 def test_an_encoder_that_never_pads_costs_a_walk_not_a_wrong_duration() -> None:
     # 417-byte frames at 44.1 kHz fall behind the 417.96-byte grid, so audio bytes / byte rate would be short
     data = cbr_frames(1) * 3000

@@ -10,6 +10,7 @@ import pytest
 from mp3_fixtures import cbr_mp3, duration_of, headerless_vbr_mp3, id3v2_tag, xing_vbr_mp3
 
 from podcast_pipeline.audio import S3RangedReader, measure, probe_s3_object
+from podcast_pipeline.audio.measure import TAIL_BYTES
 from podcast_pipeline.problems import Code, ProblemError
 
 BUCKET = "audio"
@@ -68,7 +69,7 @@ def test_headerless_cbr_costs_the_head_and_the_end(s3: Any) -> None:
     assert facts.requests == len(client.calls) == 2
     assert facts.bytes_read <= 65536
     assert client.calls[0]["Range"].startswith("bytes=0-")
-    assert client.calls[1]["Range"] == f"bytes={len(data) - 16 * 1024}-{len(data) - 1}"
+    assert client.calls[1]["Range"] == f"bytes={len(data) - TAIL_BYTES}-{len(data) - 1}"
     assert (facts.bitrate_mode, facts.frames_walked) == ("cbr", False)
     assert facts.duration_seconds == pytest.approx((len(data) - 128 - facts.audio_start) * 8 / 128000)
 
