@@ -97,8 +97,9 @@ def test_size_and_version_come_from_s3_when_not_given(s3: Any) -> None:
     assert client.calls[0]["VersionId"] == first_version
 
 
-def test_headerless_vbr_streams_the_walk_in_one_get(s3: Any) -> None:
-    segments = ((32, 30.0), (320, 300.0))
+# ~1.1 MB ends a few KiB past the first walk block; ~12 MB spans many
+@pytest.mark.parametrize("segments", [((32, 10.0), (192, 45.0)), ((32, 30.0), (320, 300.0))])
+def test_headerless_vbr_streams_the_walk_in_one_get(s3: Any, segments: tuple[tuple[int, float], ...]) -> None:
     data = headerless_vbr_mp3(segments)
     key = put(s3, data)
     facts = probe_s3_object(s3, BUCKET, key, size=len(data))

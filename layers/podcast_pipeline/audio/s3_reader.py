@@ -124,7 +124,7 @@ class S3RangedReader(io.RawIOBase):
         if self.requests == 0 and start < self._first_get:
             self._fetch_head(max(self._first_get, stop))
             return self._head[start:stop]
-        if stop - start >= STREAM_MIN:
+        if stop - start >= STREAM_MIN or self._streaming_at(start):
             return self._stream_read(start, stop)
         data = self._get(start, stop - 1)["Body"].read()
         if sum(len(d) for _, d in self._segments) + len(data) <= CACHE_LIMIT + len(self._head):
@@ -143,8 +143,12 @@ class S3RangedReader(io.RawIOBase):
         self._head = response["Body"].read()
         self._segments.insert(0, (0, self._head))
 
+    def _streaming_at(self, start: int) -> bool:
+        """An open stream is already at `start`: going on with it costs no GET."""
+        return self._stream is not None and self._stream_pos == start
+
     def _stream_read(self, start: int, stop: int) -> bytes:
-        if self._stream is None or self._stream_pos != start:
+        if not self._streaming_at(start):
             self._close_stream()
             self._stream = self._get(start, None)["Body"]
             self._stream_pos = start
