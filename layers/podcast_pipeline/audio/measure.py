@@ -181,6 +181,14 @@ def _fail(code: Code, message: str, key: str | None) -> ProblemError:
     return ProblemError(error(code, message, key=key))
 
 
+def _last_frame_cut(frame: _Frame, remaining: int, key: str | None) -> ProblemError:
+    return _fail(
+        Code.TRUNCATED_MP3,
+        f"truncated MP3: the last frame needs {frame.length} bytes but only {remaining} remain",
+        key,
+    )
+
+
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x89PNG\r\n\x1a\n", "a PNG signature"),
     (0, b"\xff\xd8\xff", "a JPEG signature"),
@@ -291,11 +299,7 @@ def _walk(src: _Source, start: int, end: int, stream: int, key: str | None) -> _
         frame = table[buf[i + 1] << 8 | buf[i + 2]] if buf[i] == 0xFF else None
         if frame is not None and frame.stream == stream:
             if pos + frame.length > end:
-                raise _fail(
-                    Code.TRUNCATED_MP3,
-                    f"truncated MP3: the last frame needs {frame.length} bytes but only {end - pos} remain",
-                    key,
-                )
+                raise _last_frame_cut(frame, end - pos, key)
             samples += frame.samples
             frames += 1
             audio_bytes += frame.length
@@ -519,11 +523,7 @@ def _cbr_end(src: _Source, first: int, start: int, end: int, frame: _Frame, key:
     if after is not None and after.stream == frame.stream:
         if after.bitrate != frame.bitrate:
             return None
-        raise _fail(
-            Code.TRUNCATED_MP3,
-            f"truncated MP3: the last frame needs {after.length} bytes but only {len(data) - stop} remain",
-            key,
-        )
+        raise _last_frame_cut(after, len(data) - stop, key)
     if _find_frame(data, stop + 1, frame.stream, len(data)) >= 0:
         return None  # more frames after bytes that are none: the walk resyncs over them
     audio_end = start + stop
