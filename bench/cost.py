@@ -15,7 +15,6 @@ function reads every MP3 in full, at --mb-per-second from S3 (in-region transfer
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import write_results
+from podcast_pipeline.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "bench" / "results" / "pipeline.json"
 RESULTS = ROOT / "bench" / "results" / "cost.json"
-CONSTANTS = ROOT / "infra" / "constants.py"
 EPISODES = 1_000
 MB = 1_000_000
 # One S3 GET stream into a 1 GB function in the same region: tens of MB/s; 75 is a middle figure.
@@ -147,24 +146,9 @@ def whole_download(
     }
 
 
-def configured_memory(constants: Path = CONSTANTS) -> dict[str, int]:
-    """FUNCTION_SIZING's memory_mb per function, read from the source: importing it would start the CDK."""
-    tree = ast.parse(constants.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "FUNCTION_SIZING" for t in node.targets
-        ):
-            sizing = ast.literal_eval(
-                ast.Dict(
-                    keys=node.value.keys,  # type: ignore[attr-defined]
-                    values=[
-                        next(k.value for k in call.keywords if k.arg == "memory_mb")
-                        for call in node.value.values  # type: ignore[attr-defined]
-                    ],
-                )
-            )
-            return {str(name): int(mb) for name, mb in sizing.items()}
-    raise ValueError(f"no FUNCTION_SIZING in {constants}")
+def configured_memory() -> dict[str, int]:
+    """Each function's memory size, as the stack configures it."""
+    return {route.function: route.memory_mb for route in ROUTES}
 
 
 def estimate(

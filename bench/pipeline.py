@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "tests")]
 
 from bench import write_results  # noqa: E402
 from podcast_pipeline import table  # noqa: E402
-from podcast_pipeline.local import emulation  # noqa: E402
+from podcast_pipeline.local import REGION, emulation  # noqa: E402
 from podcast_pipeline.routes import ROUTES  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
@@ -175,7 +175,7 @@ class Metering:
         """An unmetered DynamoDB client that reads items as they are before and after a write."""
         if endpoint_url not in self._shadows:
             self._shadows[endpoint_url] = self._original(
-                self._harness, "dynamodb", endpoint_url=endpoint_url, region_name=emulation.REGION
+                self._harness, "dynamodb", endpoint_url=endpoint_url, region_name=REGION
             )
         return self._shadows[endpoint_url]
 

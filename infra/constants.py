@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
@@ -43,24 +42,7 @@ LOG_LEVEL = "INFO"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
-@dataclass(frozen=True)
-class FunctionSizing:
-    memory_mb: int  # CPU scales with memory: the MP3 frame walk and feed rendering are CPU-bound
-    timeout_seconds: int
-
-
-FUNCTION_SIZING = {
-    # A header-less VBR MP3 is read whole (up to ~110 MB) and every frame walked.
-    "ingest": FunctionSizing(memory_mb=1024, timeout_seconds=120),
-    # Renders up to 10,000 episodes per feed and writes each changed feed.
-    "feed": FunctionSizing(memory_mb=1024, timeout_seconds=120),
-    # Slack retries back off and honour Retry-After.
-    "notify": FunctionSizing(memory_mb=256, timeout_seconds=60),
-}
-
-# SQS: Lambda's guidance is a visibility timeout of six times the function timeout (plus the batching
-# window), so a batch is never visible again while a retried invocation still works on it.
-VISIBILITY_TIMEOUT_FACTOR = 6
+# SQS (each queue's visibility timeout and the functions' sizes are in podcast_pipeline.routes)
 QUEUE_RETENTION_DAYS = 4
 DEAD_LETTER_RETENTION_DAYS = 14  # the SQS maximum: time to look, fix and redrive
 
@@ -85,6 +67,8 @@ ALARM_PERIOD_MINUTES = 5
 DEAD_LETTER_DEPTH_THRESHOLD = 1  # any message in a dead-letter queue needs a person
 FUNCTION_ERRORS_THRESHOLD = 1  # an invocation error (not a reported record failure)
 OLDEST_MESSAGE_AGE_THRESHOLD_SECONDS = 15 * 60  # a producer hears about a failure within minutes
+EPISODES_FAILED_THRESHOLD = 1  # an episode that fails verification: its post needs fixing
+NOTIFICATION_FAILURES_THRESHOLD = 1  # a message that did not go out (Slack, e-mail, WebSub)
 
 # Function environment (the names the handlers read).
 ENV_BUCKET_NAME = "BUCKET_NAME"

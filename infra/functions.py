@@ -32,8 +32,7 @@ class QueuedFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.route = route
-        sizing = constants.FUNCTION_SIZING[route.function]
-        timeout = Duration.seconds(sizing.timeout_seconds)
+        timeout = Duration.seconds(route.timeout_seconds)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -48,9 +47,7 @@ class QueuedFunction(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
-            visibility_timeout=Duration.seconds(
-                constants.VISIBILITY_TIMEOUT_FACTOR * sizing.timeout_seconds + route.batching_window_seconds
-            ),
+            visibility_timeout=Duration.seconds(route.visibility_timeout_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=route.max_receive_count
             ),
@@ -81,7 +78,7 @@ class QueuedFunction(Construct):
                 str(constants.FUNCTIONS_DIR / route.function), exclude=list(constants.FUNCTION_CODE_EXCLUDES)
             ),
             layers=list(layers),
-            memory_size=sizing.memory_mb,
+            memory_size=route.memory_mb,
             timeout=timeout,
             role=self.role,
             log_group=self.log_group,

@@ -15,11 +15,11 @@ from pipeline_harness import Pipeline, pipeline
 from podcast_pipeline.bus import EventBus, PublishError
 from podcast_pipeline.cli import main
 from podcast_pipeline.config import load_config
-from podcast_pipeline.local.chaos import ChaosPoller, ChaosSpec, Faults, parse_spec
+from podcast_pipeline.local.chaos import ChaosSpec, Faults, parse_spec
 from podcast_pipeline.local.cli import EXIT_UNUSABLE
 from podcast_pipeline.local.corrections import correct_body
 from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.poller import receive_all
+from podcast_pipeline.local.poller import ChaosPoller, receive_all
 from podcast_pipeline.local.report import collect_episodes
 from podcast_pipeline.local.runner import input_files, run_local
 from podcast_pipeline.local.sample import write_sample_show

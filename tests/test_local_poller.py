@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.poller import DrainTimeout, Handler, Poller, load_handler, receive_all
+from podcast_pipeline.local.environments import Handler, load_handler
+from podcast_pipeline.local.poller import DrainTimeout, Poller, receive_all
 from podcast_pipeline.routes import FEED, INGEST
 
 FAIL_BAD = """

@@ -33,8 +33,9 @@ from mp3_fixtures import matching_mp3
 from pipeline_harness import Pipeline, pipeline
 
 from podcast_pipeline.durations import format_duration
-from podcast_pipeline.local.chaos import ChaosPoller, ChaosSpec, Faults
+from podcast_pipeline.local.chaos import ChaosSpec, Faults
 from podcast_pipeline.local.corrections import correct_body
+from podcast_pipeline.local.poller import ChaosPoller
 from podcast_pipeline.local.report import collect_episodes
 from podcast_pipeline.routes import INGEST
 

@@ -1,7 +1,8 @@
-"""Who listens to what: event patterns, queues and batch sizes, defined once.
+"""Who listens to what: event patterns, queues, batch sizes and function sizing, defined once.
 
-The CDK stack builds its rules, queues and event source mappings from these, and the local runner
-builds the same on the emulation, so a pattern that is wrong is wrong in tests too.
+The CDK stack builds its rules, queues, functions and event source mappings from these, and the local
+runner builds and drives the same on the emulation, so a pattern or timeout that is wrong is wrong in
+tests too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from typing import Any
 
 EVENT_SOURCE = "podcast.pipeline"
 S3_SOURCE = "aws.s3"
+# Lambda's guidance: a queue's visibility timeout is six times the function timeout (plus the batching
+# window), so a batch is never visible again while a retried invocation still works on it.
+VISIBILITY_TIMEOUT_FACTOR = 6
+# Without a maximum concurrency, Lambda starts five concurrent batches per event source mapping and adds
+# more while messages remain (docs: "Configuring scaling behavior for SQS event source mappings").
+LAMBDA_INITIAL_CONCURRENCY = 5
 
 
 class DetailType(StrEnum):
@@ -33,9 +40,16 @@ class Route:
     bus: Bus
     detail_types: tuple[str, ...]
     batch_size: int
+    memory_mb: int  # CPU scales with memory: the MP3 frame walk and feed rendering are CPU-bound
+    timeout_seconds: int
     batching_window_seconds: int = 0
     max_receive_count: int = 5  # deliveries before a message goes to the dead-letter queue
     max_concurrency: int | None = None  # None: Lambda's default scaling
+    emits: tuple[str, ...] = ()  # the detail-types the function puts on our bus
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        return VISIBILITY_TIMEOUT_FACTOR * self.timeout_seconds + self.batching_window_seconds
 
     def pattern(self, bucket: str) -> dict[str, Any]:
         """The EventBridge event pattern of this route's rule."""
@@ -54,6 +68,15 @@ INGEST = Route(
     # Only these two: moto (and S3 itself for tagging) also emits `Object Tags Added` on every put.
     detail_types=("Object Created", "Object Deleted"),
     batch_size=10,
+    # A header-less VBR MP3 is read whole (up to ~110 MB) and every frame walked.
+    memory_mb=1024,
+    timeout_seconds=120,
+    emits=(
+        DetailType.EPISODE_PUBLISHED,
+        DetailType.EPISODE_UPDATED,
+        DetailType.EPISODE_UNPUBLISHED,
+        DetailType.EPISODE_VERIFICATION_FAILED,
+    ),
 )
 FEED = Route(
     function="feed",
@@ -62,7 +85,11 @@ FEED = Route(
     # A bulk upload becomes a few large batches, so each feed is rebuilt a few times, not once per episode.
     batch_size=100,
     batching_window_seconds=20,
-    # One rebuild at a time: two concurrent renders could write an older feed last.
+    # Renders up to 10,000 episodes per feed and writes each changed feed.
+    memory_mb=1024,
+    timeout_seconds=120,
+    emits=(DetailType.FEED_UPDATED,),
+    # Few rebuilds at once; concurrent triggers of one feed coalesce on its rebuild lease (feed/service.py).
     max_concurrency=2,  # the lowest value SQS event source mappings accept
 )
 NOTIFY = Route(
@@ -75,6 +102,9 @@ NOTIFY = Route(
         DetailType.FEED_UPDATED,
     ),
     batch_size=10,
+    # Slack retries back off and honour Retry-After.
+    memory_mb=256,
+    timeout_seconds=60,
 )
 
 ROUTES: tuple[Route, ...] = (INGEST, FEED, NOTIFY)

@@ -12,14 +12,16 @@ s3-errors=0.1,seed=7`:
 - `seed=N`: the seed of every random choice (default: chosen at random and reported), so a drill repeats.
 
 The handlers build their own boto3 clients (cached per handler module), so the faults cannot be handed to
-them; instead `BaseClient._make_api_call` is patched while a handler runs, which reaches every client they
-built without touching production code, and leaves the runner's own clients (uploads, report) calm. A
-fault is injected above botocore's retries: it is what the application sees once the SDK has given up.
+them; instead `BaseClient._make_api_call` is patched while a handler runs (in the handler's own execution
+environment process, or around an in-process call), which reaches every client they built without
+touching production code, and leaves the runner's own clients (uploads, report) calm. A fault is injected
+above botocore's retries: it is what the application sees once the SDK has given up.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,19 +32,19 @@ from unittest import mock
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from podcast_pipeline.local.emulation import VISIBILITY_TIMEOUT_SECONDS, Emulation
-from podcast_pipeline.local.poller import SQS_MAX_MESSAGES, Handler, Poller, _delete
-from podcast_pipeline.routes import Route
+from podcast_pipeline.local.sqs import SQS_MAX_MESSAGES, delete
 
 if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef, SendMessageBatchRequestEntryTypeDef
+
+Handler = Callable[[dict[str, Any], Any], Any]
 
 # Every botocore client call, whatever the service, goes through this method of the client's base class.
 API_CALL = "_make_api_call"
 ApiCall = Callable[[BaseClient, str, dict[str, Any]], Any]
 # Marks a message the chaos poller has already multiplied, so its copies are delivered, not multiplied again.
 COPY_ATTRIBUTE = "chaos-copy"
-MAX_RECEIVES_PER_BATCH = 1_000  # bounds one sweep of a queue: 10,000 messages
 S3_FAULTY_OPERATIONS = frozenset({"GetObject", "PutObject", "HeadObject"})
 S3_ERRORS = (("InternalError", 500), ("SlowDown", 503))
 
@@ -141,10 +143,11 @@ def _client_error(client: BaseClient, operation: str, code: str, status: int) ->
 class Faults:
     """Injects the spec's API faults into every botocore call made while `active()`; counts them by kind."""
 
-    def __init__(self, spec: ChaosSpec) -> None:
+    def __init__(self, spec: ChaosSpec, stream: str = "faults") -> None:
+        """`stream` names the random sequence: each execution environment of a run draws its own."""
         self.spec = spec
         self.counts: Counter[str] = Counter()
-        self._random = random.Random(f"{spec.seed}:faults")
+        self._random = random.Random(f"{spec.seed}:{stream}")
 
     def _hit(self, probability: float) -> bool:
         return probability > 0 and self._random.random() < probability
@@ -209,56 +212,37 @@ class Faults:
         }
 
 
-class ChaosPoller(Poller):
-    """The Lambda poller with the spec's delivery faults: every message N times, in a random order.
+class Deliveries:
+    """The spec's delivery faults: every message N times, in a random order.
 
     A message seen for the first time is taken off its queue and sent back as N marked copies (shuffled
-    among everything taken in the same sweep when `shuffle`); only copies reach the handlers. The copies
-    are new messages, so each keeps the queue's full redrive budget.
+    among everything taken in the same receive when `shuffle`); only copies reach the handlers. The copies
+    are new messages, so each keeps the queue's full redrive budget. Safe to share between pollers.
     """
 
-    def __init__(
-        self,
-        emulation: Emulation,
-        handlers: Mapping[str, Handler],
-        faults: Faults,
-        *,
-        corrections: Mapping[str, Callable[[str], str]] | None = None,
-    ) -> None:
-        super().__init__(emulation, faults.wrap(handlers), corrections=corrections)
+    def __init__(self, faults: Faults) -> None:
         self._faults = faults
         self._random = random.Random(f"{faults.spec.seed}:deliveries")
+        self._lock = threading.Lock()
 
-    def _receive_batch(self, route: Route) -> list[MessageTypeDef]:
-        url = self._queue_url(route)
-        batch: list[MessageTypeDef] = []
-        fresh: list[MessageTypeDef] = []
-        # Sweep until the batch is full or the queue has nothing visible: every first delivery seen on the
-        # way is multiplied, so copies of early and late messages mix in one shuffle.
-        for _ in range(MAX_RECEIVES_PER_BATCH):
-            received = self._emulation.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(SQS_MAX_MESSAGES, route.batch_size - len(batch)),
-                WaitTimeSeconds=0,
-                VisibilityTimeout=VISIBILITY_TIMEOUT_SECONDS,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            for message in received:
-                (batch if COPY_ATTRIBUTE in message.get("MessageAttributes", {}) else fresh).append(message)
-            if not received or len(batch) >= route.batch_size:
-                break
+    def copies(self, sqs: SQSClient, url: str, received: list[MessageTypeDef]) -> list[MessageTypeDef]:
+        """Of `received`, the copies to hand on; every first delivery among them is multiplied instead."""
+        kept = [m for m in received if COPY_ATTRIBUTE in m.get("MessageAttributes", {})]
+        fresh = [m for m in received if COPY_ATTRIBUTE not in m.get("MessageAttributes", {})]
         if fresh:
-            self._multiply(url, fresh)
+            self._multiply(sqs, url, fresh)
+        return kept
+
+    def shuffled(self, batch: list[MessageTypeDef]) -> list[MessageTypeDef]:
         if self._faults.spec.shuffle:
-            self._random.shuffle(batch)
+            with self._lock:
+                self._random.shuffle(batch)
         return batch
 
-    def _multiply(self, url: str, originals: list[MessageTypeDef]) -> None:
-        copies = [m for m in originals for _ in range(self._faults.spec.duplicates)]
-        if self._faults.spec.shuffle:
-            self._random.shuffle(copies)
-        self._faults.counts[DUPLICATE] += len(copies) - len(originals)
+    def _multiply(self, sqs: SQSClient, url: str, originals: list[MessageTypeDef]) -> None:
+        copies = self.shuffled([m for m in originals for _ in range(self._faults.spec.duplicates)])
+        with self._lock:
+            self._faults.counts[DUPLICATE] += len(copies) - len(originals)
         for start in range(0, len(copies), SQS_MAX_MESSAGES):
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {
@@ -270,13 +254,11 @@ class ChaosPoller(Poller):
                 }
                 for i, message in enumerate(copies[start : start + SQS_MAX_MESSAGES])
             ]
-            self._emulation.sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        _delete(self._emulation.sqs, url, originals)
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        delete(sqs, url, originals)
 
-    def chaos_report(self) -> dict[str, Any]:
-        """The spec and the faults injected, by kind, for report.json."""
-        kinds = (DUPLICATE, PUT_EVENTS_FAILURE, DDB_THROTTLE, S3_ERROR)
-        return {
-            "spec": str(self._faults.spec),
-            "injected": {kind: self._faults.counts[kind] for kind in kinds},
-        }
+
+def chaos_report(faults: Faults) -> dict[str, Any]:
+    """The spec and the faults injected, by kind, for report.json."""
+    kinds = (DUPLICATE, PUT_EVENTS_FAILURE, DDB_THROTTLE, S3_ERROR)
+    return {"spec": str(faults.spec), "injected": {kind: faults.counts[kind] for kind in kinds}}

@@ -16,6 +16,7 @@ from rich.table import Table
 from podcast_pipeline.config import ConfigError
 from podcast_pipeline.episode import State
 from podcast_pipeline.local.report import REPORT_NAME, problems_of
+from podcast_pipeline.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 from podcast_pipeline.routes import ROUTES
 
 EXIT_OK = 0
@@ -48,7 +49,42 @@ def add_local_parser(subparsers: Any) -> None:
         help="inject faults, e.g. duplicates=3,shuffle,put-events-failure=0.3,ddb-throttle=0.2,"
         "s3-errors=0.1,seed=7",
     )
+    run.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="concurrent invocations per function, at most; a route may set fewer (default: %(default)s, "
+        "Lambda's initial scaling)",
+    )
+    run.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=DEFAULT_TIME_SCALE,
+        metavar="F",
+        help="local seconds per second of SQS visibility timeout, so retries come back sooner "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--serial",
+        action="store_true",
+        help="one invocation at a time in this process, failures retried at once (quick, deterministic)",
+    )
     run.set_defaults(func=run_command)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def _time_scale(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1]")
+    return value
 
 
 def add_invoke_parser(subparsers: Any) -> None:
@@ -68,7 +104,7 @@ def run_command(args: argparse.Namespace) -> int:
     # The emulation (boto3, moto) loads only for the commands that use it: `check` stays quick.
     from podcast_pipeline.local.chaos import parse_spec
     from podcast_pipeline.local.poller import DrainTimeout
-    from podcast_pipeline.local.runner import InputError, run_local
+    from podcast_pipeline.local.runner import Driving, InputError, run_local
 
     try:
         chaos = parse_spec(args.chaos) if args.chaos is not None else None
@@ -77,7 +113,12 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     try:
         report = run_local(
-            args.input, args.out, args.config, slack_webhook_url=args.slack_webhook_url, chaos=chaos
+            args.input,
+            args.out,
+            args.config,
+            slack_webhook_url=args.slack_webhook_url,
+            chaos=chaos,
+            driving=Driving(args.serial, args.concurrency, args.time_scale),
         )
     except (ConfigError, InputError) as err:
         _error(str(err))

@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 
 from moto.s3.models import FakeDeleteMarker, s3_backends
 
-from podcast_pipeline.local.emulation import ACCOUNT_ID
+from podcast_pipeline.local import ACCOUNT_ID
 from podcast_pipeline.routes import S3_SOURCE
 
 if TYPE_CHECKING:

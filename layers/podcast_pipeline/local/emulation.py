@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from podcast_pipeline import table
+from podcast_pipeline.local import REGION
 from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, Bus, Route
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
 # Dummy credentials: the emulation accepts anything, and real ones must never reach a loopback server.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -41,9 +41,6 @@ AWS_ENV = {
     "AWS_REGION": REGION,
 }
 STACK_NAME = "podcast-pipeline"
-# Lambda's SQS poller hides a batch for the queue's visibility timeout; locally a failed batch is made
-# visible again at once, so this only has to outlast one handler call.
-VISIBILITY_TIMEOUT_SECONDS = 300
 TARGET_ID = "queue"
 AUDIT = "audit"  # the extra queue that records every event on the custom bus, for the report
 
@@ -160,8 +157,12 @@ def _session() -> boto3.session.Session:
     )
 
 
+# Every poller of a concurrent run shares the emulation's SQS client: one connection each, and some spare.
+_CLIENT_CONFIG = Config(max_pool_connections=64)
+
+
 def _client(service: str, endpoint_url: str) -> Any:
-    return _session().client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+    return _session().client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def _create_table(dynamodb: DynamoDBClient, name: str) -> None:
@@ -212,7 +213,7 @@ def _create_route_queues(sqs: SQSClient, names: Names, route: Route) -> Queues:
     url, arn = _create_queue(
         sqs,
         names.queue(route.function),
-        {"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "RedrivePolicy": json.dumps(redrive)},
+        {"VisibilityTimeout": str(route.visibility_timeout_seconds), "RedrivePolicy": json.dumps(redrive)},
     )
     return Queues(url=url, arn=arn, dlq_url=dlq_url)
 

@@ -1,25 +1,30 @@
-"""Drive the real handlers from the emulation's queues the way Lambda's SQS event source mapping does.
+"""What every local driver of the handlers shares, and the serial one: the handlers in this process, in turn.
 
 Per route: receive up to `batch_size` messages, hand them to the handler as one SQS event, delete what
 succeeded and make the reported failures visible again; after `max_receive_count` deliveries the queue's
 redrive policy moves a message to its dead-letter queue. A handler that raises fails its whole batch.
-The feed route's batching window is honoured by letting the ingest queue settle before the feed polls,
-so a bulk upload rebuilds each feed a few times, not once per episode.
+
+The serial `Poller` runs one invocation at a time with the handlers loaded in this process, retries a
+failed record at once and lets ingest settle before the feed polls: quick and deterministic, for tests
+that step the pipeline and for `local run --serial`. `local run` itself drives the handlers the way
+Lambda does, concurrently and with visibility timeouts (`podcast_pipeline.local.mapping`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podcast_pipeline.local.emulation import REGION, VISIBILITY_TIMEOUT_SECONDS, Emulation
+from podcast_pipeline.local import REGION
+from podcast_pipeline.local.chaos import Deliveries, Faults
+from podcast_pipeline.local.emulation import Emulation
+from podcast_pipeline.local.environments import Handler, Invocation, LambdaContext
+from podcast_pipeline.local.sqs import SQS_MAX_MESSAGES, hide, receive, receive_count
+from podcast_pipeline.local.sqs import delete as delete_messages
 from podcast_pipeline.routes import FEED, INGEST, ROUTES, Route
 
 if TYPE_CHECKING:
@@ -27,9 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-Handler = Callable[[dict[str, Any], Any], Any]
-SQS_MAX_MESSAGES = 10  # per ReceiveMessage / *Batch call
-FUNCTION_TIMEOUT_SECONDS = 60
 DEFAULT_TIMEOUT_SECONDS = 600.0
 IDLE_SLEEP_SECONDS = 0.02
 # Queued plus in flight: a queue is drained when both are zero.
@@ -37,6 +39,7 @@ _QUEUE_DEPTH: list[QueueAttributeNameType] = [
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
 ]
+Correction = Callable[[str], str]
 
 
 class DrainTimeout(RuntimeError):
@@ -46,13 +49,32 @@ class DrainTimeout(RuntimeError):
 @dataclass
 class FunctionStats:
     invocations: int = 0  # batches handed to the handler
-    records: int = 0
-    failed_records: int = 0  # reported in batchItemFailures, or in a batch whose handler raised
-    errors: int = 0  # invocations that raised
+    cold_starts: int = 0  # execution environments started
+    concurrent_peak: int = 0  # most invocations running at once
+    records: int = 0  # deliveries, retries included
+    records_retried: int = 0  # deliveries of a message SQS had delivered before
+    failed_records: int = 0  # reported in batchItemFailures, or in a batch whose invocation failed
+    errors: int = 0  # invocations that raised, timed out or crashed
     seconds: float = 0.0  # spent in the handler
+    # Per message: the receive count of its last delivery to the handler ({"1": n} when nothing retried).
+    receive_counts: Counter[int] = field(default_factory=Counter)
+    _last_count: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict[str, float]:
-        return {**vars(self), "seconds": round(self.seconds, 3)}
+    def delivered(self, messages: Sequence[MessageTypeDef]) -> None:
+        self.records += len(messages)
+        for message in messages:
+            count = receive_count(message)
+            self.records_retried += count > 1
+            previous = self._last_count.get(message["MessageId"])
+            if previous is not None:
+                self.receive_counts[previous] -= 1
+            self._last_count[message["MessageId"]] = count
+            self.receive_counts[count] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        public = {name: value for name, value in vars(self).items() if not name.startswith("_")}
+        histogram = {str(count): n for count, n in sorted(self.receive_counts.items()) if n}
+        return {**public, "seconds": round(self.seconds, 3), "receive_counts": histogram}
 
 
 @dataclass(frozen=True)
@@ -62,57 +84,51 @@ class Batch:
     messages: int
     failed: frozenset[str]
     response: Any
-    error: Exception | None = None  # what the handler raised, if it did
+    error: str | None = None  # what ended the invocation, if it failed as a whole
 
 
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    deadline: float = field(default_factory=lambda: time.monotonic() + FUNCTION_TIMEOUT_SECONDS)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-def load_handler(path: Path, module_name: str) -> Handler:
-    """Import `handler` from a handler file as a fresh module.
-
-    Handlers cache their boto3 clients on first use, so each run loads its own copy under a unique name
-    rather than reusing one bound to another run's endpoint.
-    """
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load a handler from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses (and pickling) look a class's module up by name
-    spec.loader.exec_module(module)
-    handler: Handler = module.handler
-    return handler
-
-
-def load_handlers(functions_dir: Path, functions: Iterable[str], run_id: str) -> dict[str, Handler]:
-    """`<functions_dir>/<function>/handler.py` for each function, loaded fresh for the run `run_id`."""
+def sqs_record(
+    emulation: Emulation, route: Route, message: MessageTypeDef, correct: Correction | None
+) -> dict[str, Any]:
+    """The record of `message` in the SQS event Lambda hands the function."""
+    body = correct(message["Body"]) if correct is not None else message["Body"]
     return {
-        name: load_handler(functions_dir / name / "handler.py", f"podcast_pipeline_fn_{name}_{run_id}")
-        for name in functions
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": body,
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": dict(message.get("MessageAttributes", {})),
+        "md5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": emulation.queues[route.function].arn,
+        "awsRegion": REGION,
     }
+
+
+def batch_outcome(route: Route, ids: set[str], invocation: Invocation) -> tuple[Batch, dict[str, str]]:
+    """Which records of an invocation failed, as Lambda reads its response; and why, per message id."""
+    if invocation.error is not None:
+        reason = f"{route.function} failed: {invocation.error}"
+        return Batch(len(ids), frozenset(ids), None, invocation.error), dict.fromkeys(ids, reason)
+    response = invocation.response
+    reported = {
+        str(item.get("itemIdentifier") or "") for item in (response or {}).get("batchItemFailures") or ()
+    }
+    if not reported <= ids:
+        # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
+        reason = f"{route.function} reported unknown batch item failures {sorted(reported - ids)}"
+        return Batch(len(ids), frozenset(ids), response), dict.fromkeys(ids, reason)
+    return Batch(len(ids), frozenset(reported), response), dict.fromkeys(
+        reported, f"{route.function} reported the record as failed"
+    )
+
+
+def call_in_process(handler: Handler, event: dict[str, Any], context: LambdaContext) -> Invocation:
+    """Run a handler loaded in this process; what it raised becomes the invocation's error."""
+    try:
+        return Invocation(handler(event, context))
+    except Exception as err:  # a crashing handler fails its whole batch, as in Lambda
+        return Invocation(None, f"{type(err).__name__}: {err}")
 
 
 def receive_all(
@@ -121,43 +137,24 @@ def receive_all(
     """Every message now in a queue (up to `limit`); deleted as read when `delete`, else left hidden."""
     messages: list[MessageTypeDef] = []
     while len(messages) < limit:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=SQS_MAX_MESSAGES,
-            WaitTimeSeconds=0,
-            VisibilityTimeout=VISIBILITY_TIMEOUT_SECONDS,
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages", [])
+        batch = receive(sqs, queue_url, SQS_MAX_MESSAGES, ROUTES_MAX_VISIBILITY)
         if not batch:
             break
         messages.extend(batch)
         if delete:
-            _delete(sqs, queue_url, batch)
+            delete_messages(sqs, queue_url, batch)
     return messages
 
 
-def _chunks(items: Sequence[MessageTypeDef]) -> Iterable[Sequence[MessageTypeDef]]:
-    return (items[i : i + SQS_MAX_MESSAGES] for i in range(0, len(items), SQS_MAX_MESSAGES))
+# Long enough that nothing read for a report becomes visible again before the report is written.
+ROUTES_MAX_VISIBILITY = max(route.visibility_timeout_seconds for route in ROUTES)
 
 
-def _delete(sqs: SQSClient, queue_url: str, messages: Sequence[MessageTypeDef]) -> None:
-    for chunk in _chunks(messages):
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-        )
-
-
-def _release(sqs: SQSClient, queue_url: str, messages: Sequence[MessageTypeDef]) -> None:
-    # Lambda leaves a failed message hidden until its visibility timeout ends; locally it retries at once.
-    for chunk in _chunks(messages):
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(chunk)
-            ],
-        )
+def queue_depth(emulation: Emulation, function: str) -> int:
+    attributes = emulation.sqs.get_queue_attributes(
+        QueueUrl=emulation.queues[function].url, AttributeNames=_QUEUE_DEPTH
+    )["Attributes"]
+    return sum(int(attributes.get(name, "0")) for name in _QUEUE_DEPTH)
 
 
 class Poller:
@@ -166,7 +163,7 @@ class Poller:
         emulation: Emulation,
         handlers: Mapping[str, Handler],
         *,
-        corrections: Mapping[str, Callable[[str], str]] | None = None,
+        corrections: Mapping[str, Correction] | None = None,
         routes: Sequence[Route] = ROUTES,
     ) -> None:
         """`corrections` rewrite a message body, per function, before the handler sees it."""
@@ -180,75 +177,36 @@ class Poller:
     def _queue_url(self, route: Route) -> str:
         return self._emulation.queues[route.function].url
 
-    def _depth(self, route: Route) -> int:
-        attributes = self._emulation.sqs.get_queue_attributes(
-            QueueUrl=self._queue_url(route), AttributeNames=_QUEUE_DEPTH
-        )["Attributes"]
-        return sum(int(attributes.get(name, "0")) for name in _QUEUE_DEPTH)
-
     def _receive_batch(self, route: Route) -> list[MessageTypeDef]:
         # Like the event source mapping: gather up to batch_size messages over several receives.
         batch: list[MessageTypeDef] = []
-        for _ in range(-(-route.batch_size // SQS_MAX_MESSAGES)):
-            received = self._emulation.sqs.receive_message(
-                QueueUrl=self._queue_url(route),
-                MaxNumberOfMessages=min(SQS_MAX_MESSAGES, route.batch_size - len(batch)),
-                WaitTimeSeconds=0,
-                VisibilityTimeout=VISIBILITY_TIMEOUT_SECONDS,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+        while len(batch) < route.batch_size:
+            received = receive(
+                self._emulation.sqs,
+                self._queue_url(route),
+                route.batch_size - len(batch),
+                route.visibility_timeout_seconds,
+            )
             batch.extend(received)
-            if not received or len(batch) >= route.batch_size:
+            if not received:
                 break
         return batch
 
-    def _record(self, route: Route, message: MessageTypeDef) -> dict[str, Any]:
-        body = message["Body"]
-        correct = self._corrections.get(route.function)
-        if correct is not None:
-            body = correct(body)
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": body,
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": dict(message.get("MessageAttributes", {})),
-            "md5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self._emulation.queues[route.function].arn,
-            "awsRegion": REGION,
-        }
-
     def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> Batch:
-        """Call the handler on one batch."""
         stats = self.stats[route.function]
         stats.invocations += 1
-        stats.records += len(batch)
-        ids = {message["MessageId"] for message in batch}
+        stats.concurrent_peak = 1
+        stats.delivered(batch)
+        correct = self._corrections.get(route.function)
+        event = {"Records": [sqs_record(self._emulation, route, m, correct) for m in batch]}
         started = time.monotonic()
-        try:
-            event = {"Records": [self._record(route, message) for message in batch]}
-            response = self._handlers[route.function](event, LambdaContext(route.function))
-        except Exception as err:  # a crashing handler fails its whole batch, as in Lambda
-            stats.errors += 1
-            stats.seconds += time.monotonic() - started
-            reason = f"{route.function} raised {type(err).__name__}: {err}"
-            self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return Batch(len(batch), frozenset(ids), None, err)
+        context = LambdaContext(route.function, timeout_seconds=route.timeout_seconds)
+        invocation = call_in_process(self._handlers[route.function], event, context)
         stats.seconds += time.monotonic() - started
-        reported = {
-            str(item.get("itemIdentifier") or "") for item in (response or {}).get("batchItemFailures") or ()
-        }
-        if not reported <= ids:
-            # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
-            reason = f"{route.function} reported unknown batch item failures {sorted(reported - ids)}"
-            self.failure_reasons.update(dict.fromkeys(ids, reason))
-            return Batch(len(batch), frozenset(ids), response)
-        self.failure_reasons.update(
-            dict.fromkeys(reported, f"{route.function} reported the record as failed")
-        )
-        return Batch(len(batch), frozenset(reported), response)
+        stats.errors += invocation.error is not None
+        result, reasons = batch_outcome(route, {m["MessageId"] for m in batch}, invocation)
+        self.failure_reasons.update(reasons)
+        return result
 
     def poll(self, route: Route) -> Batch | None:
         """One receive-invoke-settle cycle on `route`'s queue; None when there was nothing to receive."""
@@ -257,14 +215,16 @@ class Poller:
             return None
         result = self._invoke(route, batch)
         self.stats[route.function].failed_records += len(result.failed)
-        url = self._queue_url(route)
-        _delete(self._emulation.sqs, url, [m for m in batch if m["MessageId"] not in result.failed])
-        _release(self._emulation.sqs, url, [m for m in batch if m["MessageId"] in result.failed])
+        url, sqs = self._queue_url(route), self._emulation.sqs
+        delete_messages(sqs, url, [m for m in batch if m["MessageId"] not in result.failed])
+        # Lambda leaves a failed message hidden until its visibility timeout ends; serially it is retried
+        # at once.
+        hide(sqs, url, [m for m in batch if m["MessageId"] in result.failed], 0)
         return result
 
     def _ready(self, route: Route) -> bool:
         # The feed's batching window: wait for ingest to settle, then take its events in large batches.
-        return not (route is FEED and INGEST in self._routes and self._depth(INGEST) > 0)
+        return not (route is FEED and INGEST in self._routes and queue_depth(self._emulation, "ingest") > 0)
 
     def drain(
         self, timeout: float = DEFAULT_TIMEOUT_SECONDS, on_batch: Callable[[str, int], None] | None = None
@@ -277,7 +237,7 @@ class Poller:
         quiet_checks = 0
         while quiet_checks < 2:
             if time.monotonic() > deadline:
-                depths = {route.function: self._depth(route) for route in self._routes}
+                depths = {r.function: queue_depth(self._emulation, r.function) for r in self._routes}
                 raise DrainTimeout(f"queues not drained after {timeout:.0f}s: {depths}")
             handled = 0
             for route in self._routes:
@@ -288,8 +248,40 @@ class Poller:
                         on_batch(route.function, batch.messages)
             if handled:
                 quiet_checks = 0
-            elif all(self._depth(route) == 0 for route in self._routes):
+            elif all(queue_depth(self._emulation, r.function) == 0 for r in self._routes):
                 quiet_checks += 1
             else:
                 quiet_checks = 0
                 time.sleep(IDLE_SLEEP_SECONDS)
+
+
+class ChaosPoller(Poller):
+    """The serial poller under the spec's faults: API faults in the handlers, duplicated shuffled deliveries.
+
+    Every sweep of a queue takes what is visible, multiplies each first delivery, and hands on only copies,
+    so copies of early and late messages mix in one shuffle.
+    """
+
+    def __init__(
+        self,
+        emulation: Emulation,
+        handlers: Mapping[str, Handler],
+        faults: Faults,
+        *,
+        corrections: Mapping[str, Correction] | None = None,
+    ) -> None:
+        super().__init__(emulation, faults.wrap(handlers), corrections=corrections)
+        self.faults = faults
+        self._deliveries = Deliveries(faults)
+
+    def _receive_batch(self, route: Route) -> list[MessageTypeDef]:
+        url = self._queue_url(route)
+        batch: list[MessageTypeDef] = []
+        while len(batch) < route.batch_size:
+            received = receive(
+                self._emulation.sqs, url, route.batch_size - len(batch), route.visibility_timeout_seconds
+            )
+            if not received:
+                break
+            batch.extend(self._deliveries.copies(self._emulation.sqs, url, received))
+        return self._deliveries.shuffled(batch)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.local.mapping import EventSourceMappings
 from podcast_pipeline.local.metrics import feed_renders
 from podcast_pipeline.local.poller import Poller, receive_all
 from podcast_pipeline.problems import Code, warning
@@ -90,11 +91,15 @@ def build_report(
     feeds: Mapping[str, str],
     notifications: list[dict[str, Any]],
     dead_letters: list[dict[str, Any]],
-    poller: Poller,
+    driver: Poller | EventSourceMappings,
     uploads: int,
     duration_seconds: float,
     metrics: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    dead = Counter(entry["queue"] for entry in dead_letters)
+    functions = {
+        name: {**stats.to_dict(), "dead_lettered": dead[name]} for name, stats in driver.stats.items()
+    }
     feed_updates = Counter(
         str((e["detail"] or {}).get("category"))
         for e in events
@@ -109,7 +114,10 @@ def build_report(
         "metrics": metrics,  # the functions' CloudWatch metrics, summed over the run
         "stats": {
             "uploads": uploads,
-            "functions": {name: stats.to_dict() for name, stats in poller.stats.items()},
+            "runner": driver.timing.to_dict()
+            if isinstance(driver, EventSourceMappings)
+            else {"mode": "serial"},
+            "functions": functions,
             # A feed is written (and announced) only when its bytes change.
             "feed_updates": dict(sorted(feed_updates.items())),
             # Every rebuild renders, whether or not the bytes changed; batching keeps this to a few per feed.
@@ -120,9 +128,9 @@ def build_report(
     }
 
 
-def dead_letters(emulation: Emulation, poller: Poller) -> list[dict[str, Any]]:
+def dead_letters(emulation: Emulation, driver: Poller | EventSourceMappings) -> list[dict[str, Any]]:
     return [
-        dead_letter_entry(route.function, message, poller.failure_reasons)
+        dead_letter_entry(route.function, message, driver.failure_reasons)
         for route in ROUTES
         for message in receive_all(emulation.sqs, emulation.queues[route.function].dlq_url, delete=False)
     ]

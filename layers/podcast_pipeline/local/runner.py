@@ -33,18 +33,20 @@ from rich.progress import (
 )
 
 from podcast_pipeline.config import CONFIG_ENV, SAMPLE_CONFIG, SiteConfig, load_config
-from podcast_pipeline.local.chaos import ChaosPoller, ChaosSpec, Faults
+from podcast_pipeline.local.chaos import ChaosSpec, Deliveries, Faults, chaos_report
 from podcast_pipeline.local.corrections import correct_body
 from podcast_pipeline.local.emulation import Emulation, emulation, patched_environ
-from podcast_pipeline.local.metrics import aggregate_emf
-from podcast_pipeline.local.poller import (
-    DEFAULT_TIMEOUT_SECONDS,
+from podcast_pipeline.local.environments import (
+    NO_METRICS_WARNING,
+    EnvironmentSpec,
     Handler,
     LambdaContext,
-    Poller,
     load_handlers,
-    receive_all,
+    warm_up,
 )
+from podcast_pipeline.local.mapping import EventSourceMappings
+from podcast_pipeline.local.metrics import aggregate_emf
+from podcast_pipeline.local.poller import DEFAULT_TIMEOUT_SECONDS, ChaosPoller, Poller, receive_all
 from podcast_pipeline.local.report import (
     build_report,
     collect_episodes,
@@ -53,6 +55,7 @@ from podcast_pipeline.local.report import (
     write_report,
 )
 from podcast_pipeline.local.sample import write_sample_show
+from podcast_pipeline.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 from podcast_pipeline.notify.sink import WebhookSink
 from podcast_pipeline.routes import INGEST, ROUTES
 
@@ -130,7 +133,7 @@ def local_session(
         stack.enter_context(_function_output(output or sys.stderr))
         stack.enter_context(warnings.catch_warnings())
         # Powertools warns on every invocation that flushes no metric; Lambda would log it, not show it.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        warnings.filterwarnings("ignore", message=NO_METRICS_WARNING)
         handlers = load_handlers(FUNCTIONS_DIR, [route.function for route in ROUTES], uuid.uuid4().hex[:12])
         yield LocalSession(emulated, config, handlers, sink)
 
@@ -203,6 +206,15 @@ class _Display:
         self._progress.update(self._processing, visible=True, total=1, completed=1)
 
 
+@dataclass(frozen=True)
+class Driving:
+    """How `local run` drives the handlers: like Lambda (the default), or one batch at a time in-process."""
+
+    serial: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY  # pollers per function, at most (a route may set fewer)
+    time_scale: float = DEFAULT_TIME_SCALE  # local seconds per second of visibility timeout on AWS
+
+
 def run_local(
     input_dir: Path | None,
     out_dir: Path,
@@ -212,6 +224,7 @@ def run_local(
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     chaos: ChaosSpec | None = None,
+    driving: Driving = Driving(),
 ) -> dict[str, Any]:
     """Run the pipeline over `input_dir` (None: the sample show); writes and returns out_dir/report.json.
 
@@ -224,10 +237,14 @@ def run_local(
         config_path = SAMPLE_CONFIG
     resolve_config(config_path)  # fail on a bad config before starting anything
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not driving.serial:
+        warm_up()
     with ExitStack() as stack:
         if input_dir is None:
             input_dir = write_sample_show(Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        log = stack.enter_context((out_dir / FUNCTION_LOG).open("w", encoding="utf-8"))
+        (out_dir / FUNCTION_LOG).write_text("", encoding="utf-8")
+        # Appended to, as every execution environment's process appends its own lines.
+        log = stack.enter_context((out_dir / FUNCTION_LOG).open("a", encoding="utf-8"))
         session = stack.enter_context(
             local_session(config_path, slack_webhook_url=slack_webhook_url, output=log)
         )
@@ -241,12 +258,25 @@ def run_local(
             )
             display.uploaded()
         corrections = {INGEST.function: correct_body}
-        poller = (
-            Poller(session.emulation, session.handlers, corrections=corrections)
-            if chaos is None
-            else ChaosPoller(session.emulation, session.handlers, Faults(chaos), corrections=corrections)
-        )
-        poller.drain(timeout, on_batch=display.processed)
+        driver: Poller | EventSourceMappings
+        faults = Faults(chaos) if chaos is not None else None
+        if driving.serial:
+            driver = (
+                Poller(session.emulation, session.handlers, corrections=corrections)
+                if faults is None
+                else ChaosPoller(session.emulation, session.handlers, faults, corrections=corrections)
+            )
+        else:
+            driver = EventSourceMappings(
+                session.emulation,
+                EnvironmentSpec(FUNCTIONS_DIR, dict(os.environ), out_dir / FUNCTION_LOG, chaos),
+                corrections=corrections,
+                concurrency=driving.concurrency,
+                time_scale=driving.time_scale,
+                deliveries=Deliveries(faults) if faults is not None else None,
+                seed=chaos.seed if chaos is not None else None,
+            )
+        driver.drain(timeout, on_batch=display.processed)
         display.done()
         log.flush()
         # Read back as CloudWatch Logs would: the EMF documents among the functions' output are metrics.
@@ -260,14 +290,16 @@ def run_local(
             ],
             feeds=_download_feeds(session, out_dir),
             notifications=session.sink.records() if session.sink else [],
-            dead_letters=dead_letters(session.emulation, poller),
-            poller=poller,
+            dead_letters=dead_letters(session.emulation, driver),
+            driver=driver,
             uploads=len(files),
             duration_seconds=time.monotonic() - started,
             metrics=metrics,
         )
-        if isinstance(poller, ChaosPoller):
-            report["chaos"] = poller.chaos_report()
+        if faults is not None:
+            if isinstance(driver, EventSourceMappings):
+                faults.counts.update(driver.faults)
+            report["chaos"] = chaos_report(faults)
     write_report(report, out_dir)
     return report
 
