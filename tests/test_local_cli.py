@@ -71,10 +71,10 @@ def test_invoke_runs_one_handler_on_one_event(
 ) -> None:
     code = main(["invoke", function, "--event", str(EVENTS / event)])
     response = json.loads(capsys.readouterr().out)  # stdout holds the handler's response only
-    failed = "errorType" in response or bool(response["batchItemFailures"])
-    assert code == (EXIT_FAILED if failed else EXIT_OK)
-    if function == "notify":  # the message goes to the local Slack sink, which accepts it
-        assert code == EXIT_OK
+    # The README's examples work as they stand: the ingest sample names a version the seeded sample show
+    # does not have, which is a logged no-op; the notify sample goes to the local Slack sink.
+    assert code == EXIT_OK
+    assert response["batchItemFailures"] == []
 
 
 def test_invoke_rejects_an_unreadable_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +147,20 @@ def input_files(root: Path) -> list[Path]:
     )
 
 
+def _upload(
+    emulated: Emulation,
+    root: Path,
+    files: list[Path] | None = None,
+    on_upload: Callable[[], None] | None = None,
+) -> None:
+    """Upload `files` (default: every input file under `root`) at their paths relative to `root`."""
+    for path in input_files(root) if files is None else files:
+        # upload_file switches to a multipart upload above 8 MB, as `aws s3 sync` does.
+        emulated.s3.upload_file(str(path), emulated.bucket, path.relative_to(root).as_posix())
+        if on_upload is not None:
+            on_upload()
+
+
 def _download_feeds(session: LocalSession, out_dir: Path) -> dict[str, str]:
     written: dict[str, str] = {}
     s3, bucket = session.emulation.s3, session.emulation.bucket
@@ -251,12 +265,7 @@ def run_local(
         display = stack.enter_context(_Display(progress))
         files = input_files(input_dir)
         display.uploads(len(files))
-        for path in files:
-            # upload_file switches to a multipart upload above 8 MB, as `aws s3 sync` does.
-            session.emulation.s3.upload_file(
-                str(path), session.emulation.bucket, path.relative_to(input_dir).as_posix()
-            )
-            display.uploaded()
+        _upload(session.emulation, input_dir, files, display.uploaded)
         corrections = {INGEST.function: correct_body}
         driver: Poller | EventSourceMappings
         faults = Faults(chaos) if chaos is not None else None
@@ -311,14 +320,21 @@ def _lambda_error(err: Exception) -> dict[str, str]:
 def invoke(function: str, event: Mapping[str, Any], config_path: Path | None = None) -> Any:
     """Run one handler on one event against a fresh emulation; returns the handler's response.
 
-    An EventBridge event travels as SQS would carry it: sent to the function's queue and received in a
-    batch of one. An event that already is an SQS batch (`Records`) goes to the handler as it is. When the
-    handler raises, the result is Lambda's error shape, `{"errorType": ..., "errorMessage": ...}`.
+    With the sample show's configuration (no `config_path`), the bucket first holds the sample show, as
+    the samples in events/ describe it (their object versions are not these uploads': a version that is
+    gone is an outcome the handler logs). An EventBridge event travels as SQS would carry it: sent to the
+    function's queue and received in a batch of one. An event that already is an SQS batch (`Records`)
+    goes to the handler as it is. When the handler raises, the result is Lambda's error shape,
+    `{"errorType": ..., "errorMessage": ...}`.
     """
     route = next((r for r in ROUTES if r.function == function), None)
     if route is None:
         raise InputError(f"unknown function {function!r} (one of: {', '.join(r.function for r in ROUTES)})")
-    with local_session(config_path) as session:
+    with local_session(config_path) as session, tempfile.TemporaryDirectory() as scratch:
+        if config_path is None:
+            _upload(session.emulation, write_sample_show(Path(scratch)))
+            for queues in session.emulation.queues.values():  # only the given event is delivered
+                receive_all(session.emulation.sqs, queues.url, delete=True)
         handler = session.handlers[function]
         if "Records" in event:
             try:
