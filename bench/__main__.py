@@ -1,6 +1,6 @@
 """Every benchmark, one after another: tables on stdout, JSON in bench/results/, the acceptance checks last.
 
-    python -m bench [--only cold_start,probe,feed_render,pipeline,cost] [--quick]
+    python -m bench [--only cold_start,probe,feed_render,pipeline,bulk_upload,cost] [--quick]
 
 --quick runs small sizes (a 1 MB probe, feeds of 100 and 1,000, 3 interpreters per import, 3 MP3s) and
 writes to bench/results/quick/ instead, so a check never overwrites the measured figures. The import
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, feed_render, pipeline, probe
+from bench import bulk_upload, cold_start, cost, feed_render, pipeline, probe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KIB = 1024
@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
     "probe": (probe.main, [], ["--sizes", "1"]),
     "feed_render": (feed_render.main, [], ["--sizes", "100", "1000", "--repeat", "1"]),
     "pipeline": (pipeline.main, [], ["--limit", "3"]),
+    "bulk_upload": (bulk_upload.main, [], ["--limit", "3"]),
     "cost": (cost.main, [], []),
 }
 

@@ -286,7 +286,7 @@ def build_input(root: Path, limit: int | None) -> tuple[Path | None, Path | None
 
 
 def run(limit: int | None) -> dict[str, Any]:
-    from podcast_pipeline.local.runner import run_local
+    from podcast_pipeline.local.runner import Driving, run_local
 
     metering = Metering()
     with tempfile.TemporaryDirectory() as tmp:
@@ -297,7 +297,10 @@ def run(limit: int | None) -> dict[str, Any]:
         mp3_bytes = sum(p.stat().st_size for p in mp3s)
         with metering.installed() as meter:
             started = time.perf_counter()
-            report = run_local(input_dir, Path(tmp) / "out", config, progress=False)
+            # Serially, in this process: the metering hooks see every call the handlers make.
+            report = run_local(
+                input_dir, Path(tmp) / "out", config, progress=False, driving=Driving(serial=True)
+            )
             seconds = time.perf_counter() - started
     stats = report["stats"]
     episodes = [e for e in report["episodes"] if e["id"]]
