@@ -118,6 +118,8 @@ def lambda_env(target: Target) -> dict[str, str]:
             "POWERTOOLS_SERVICE_NAME": target.name,
             "POWERTOOLS_METRICS_NAMESPACE": "PodcastPipeline",
             "LOG_LEVEL": "INFO",
+            # What the stack sets: a handler module refuses to import in Lambda without it.
+            "PODCAST_PIPELINE_CONFIG": str(LAYERS / "podcast_pipeline" / "sample" / "site.yaml"),
         }
     )
     return env

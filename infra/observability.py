@@ -1,4 +1,5 @@
-"""Observability: alarms on dead letters, function errors and waiting messages, and one dashboard."""
+"""Observability: alarms on dead letters, function errors, waiting messages, failed episodes and failed
+notifications, and one dashboard."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.functions import QueuedFunction
+from podcast_pipeline.routes import INGEST, NOTIFY
 
 
 class Observability(Construct):
@@ -62,6 +64,7 @@ class Observability(Construct):
         for queued in functions:
             self.alarms += self._function_alarms(queued)
             dashboard.add_widgets(*self._function_widgets(queued))
+        self.alarms += self._outcome_alarms()
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
 
     def _alarm(
@@ -107,6 +110,34 @@ class Observability(Construct):
                 constants.OLDEST_MESSAGE_AGE_THRESHOLD_SECONDS,
             ),
         ]
+
+    def _outcome_alarms(self) -> list[cloudwatch.Alarm]:
+        """What went wrong although every record was handled: a person fixes a post, or a channel."""
+        return [
+            self._alarm(
+                "EpisodesFailed",
+                "Episodes that failed verification: fix the post (the notification says how)",
+                # functions/ingest/handler.py: `Episodes` + the state title-cased, service=ingest.
+                self._handler_metric("EpisodesFailed", INGEST.function),
+                constants.EPISODES_FAILED_THRESHOLD,
+            ),
+            self._alarm(
+                "NotificationFailures",
+                "Slack messages, e-mails or WebSub pings that could not be sent (see the notify log)",
+                self._handler_metric("NotificationFailures", NOTIFY.function),
+                constants.NOTIFICATION_FAILURES_THRESHOLD,
+            ),
+        ]
+
+    def _handler_metric(self, name: str, service: str) -> cloudwatch.Metric:
+        # Powertools' EMF: the Metrics namespace, and its `service` as the one default dimension.
+        return cloudwatch.Metric(
+            namespace=constants.POWERTOOLS_METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": service},
+            period=self._period,
+            statistic=cloudwatch.Stats.SUM,
+        )
 
     def _function_widgets(self, queued: QueuedFunction) -> list[cloudwatch.IWidget]:
         function, queue, name = queued.function, queued.queue, queued.route.function

@@ -160,7 +160,7 @@ def sample_episode() -> Episode:
 
 def test_schema_describes_exactly_the_fields_the_code_emits() -> None:
     schema = episode_detail_schema()
-    detail = sample_episode().event_detail()
+    detail = sample_episode().event_detail(detail_type=DetailType.EPISODE_PUBLISHED, revision=1)
     assert set(schema["required"]) == set(schema["properties"]) == set(detail)
     source_ref = load_schema(DetailType.EPISODE_PUBLISHED)["definitions"]["SourceRef"]
     assert set(source_ref["required"]) == set(source_ref["properties"]) == set(SourceRef("k").to_dict())
@@ -212,8 +212,30 @@ def episode_from_detail(detail: dict[str, Any]) -> Episode:
 
 @pytest.mark.parametrize("name", [n for n in OUR_SAMPLES if n.startswith("episode-")])
 def test_episode_sample_is_exactly_what_the_code_emits(name: str) -> None:
-    detail = load(name)["detail"]
-    assert episode_from_detail(detail).event_detail() == detail
+    event = load(name)
+    detail = event["detail"]
+    emitted = episode_from_detail(detail).event_detail(
+        detail_type=event["detail-type"], revision=detail["revision"]
+    )
+    assert emitted == detail
+
+
+def test_samples_carry_the_idempotency_key_of_what_they_mean() -> None:
+    keys = {}
+    for name in OUR_SAMPLES:
+        event = load(name)
+        detail = event["detail"]
+        if event["detail-type"] == DetailType.FEED_UPDATED:
+            assert detail["idempotency_key"] == f"{detail['category']}#{detail['sha256']}"
+        else:
+            assert detail["idempotency_key"] == f"{detail['id']}#{detail['revision']}#{event['detail-type']}"
+        keys[name] = detail["idempotency_key"]
+    assert len(set(keys.values())) == len(keys)
+    # One history: published at the post's first version, updated at its second, unpublished by its delete.
+    revisions = [
+        load(f"episode-{n}.json")["detail"]["revision"] for n in ("published", "updated", "unpublished")
+    ]
+    assert revisions == sorted(set(revisions))
 
 
 def test_episode_samples_follow_the_corpus_conventions() -> None:
@@ -324,6 +346,14 @@ def test_every_episode_field_is_required(field: str) -> None:
         (("sources", "post", "size"), "2798"),
         (("sources", "post", "sequencer"), "not-hex"),
         (("sources", "audio"), {"key": ""}),
+        (("revision",), 0),
+        (("revision",), "1"),
+        (("revision",), 1.5),
+        (("idempotency_key",), ""),
+        (("idempotency_key",), "bd0fe5ac-983c-419c-9d4c-89381f742ba5"),  # an envelope id is no key
+        (("idempotency_key",), "podcast/54-x#0#Episode Published"),
+        (("idempotency_key",), "podcast/54-x#1#Feed Updated"),
+        (("idempotency_key",), "podcast/54-x#1"),
     ],
 )
 def test_wrong_episode_values_are_rejected(path: tuple[str, ...], value: Any) -> None:
@@ -395,6 +425,11 @@ def test_feed_updated_rejects_a_bad_digest_and_duplicate_guids() -> None:
     duplicates["detail"]["guids_changed"] = ["g", "g"]
     with pytest.raises(ValidationError):
         validate_event(duplicates)
+    for key in ("", event["id"], event["detail"]["sha256"], "podcast#" + "A1" * 32):
+        bad_key = copy.deepcopy(event)
+        bad_key["detail"]["idempotency_key"] = key
+        with pytest.raises(ValidationError):
+            validate_event(bad_key)
     for field in load_schema(DetailType.FEED_UPDATED)["definitions"]["FeedDetail"]["required"]:
         missing = copy.deepcopy(event)
         del missing["detail"][field]
@@ -419,6 +454,7 @@ def test_feed_service_emits_a_valid_detail() -> None:
         "removed": 0,
         "changed": 2,
     }
+    assert detail["idempotency_key"] == f"podcast#{hashlib.sha256(xml).hexdigest()}"
 
 
 def test_feed_service_detail_with_cut_short_guid_lists_is_valid() -> None:
@@ -534,9 +570,34 @@ EPISODES: dict[str, tuple[Episode, DetailType]] = {
 @pytest.mark.parametrize("case", list(EPISODES))
 def test_episode_event_detail_validates(case: str) -> None:
     episode, detail_type = EPISODES[case]
-    detail = episode.event_detail()
+    detail = episode.event_detail(detail_type=detail_type, revision=3)
     validate_detail(detail_type, detail)
     assert "front_matter" not in detail and "body" not in detail  # show notes stay out of events
+    assert detail["revision"] == 3
+    assert detail["idempotency_key"] == f"{episode.id}#3#{detail_type}"
+
+
+def test_the_idempotency_key_names_the_episode_the_revision_and_the_detail_type() -> None:
+    episode = EPISODES["failed"][0]
+    keys = {
+        (revision, detail_type): episode.event_detail(detail_type=detail_type, revision=revision)[
+            "idempotency_key"
+        ]
+        for revision in (1, 2)
+        for detail_type in (DetailType.EPISODE_UNPUBLISHED, DetailType.EPISODE_VERIFICATION_FAILED)
+    }
+    assert len(set(keys.values())) == 4  # one revision can emit two events: the detail-type tells them apart
+    again = episode.event_detail(detail_type=DetailType.EPISODE_UNPUBLISHED, revision=1)["idempotency_key"]
+    assert again == keys[1, DetailType.EPISODE_UNPUBLISHED]  # the same decision, the same key
+
+
+def test_an_episode_outside_an_event_has_no_key_and_a_key_needs_both_parts() -> None:
+    detail = EPISODES["published"][0].event_detail()  # report.json's view of an episode
+    assert "revision" not in detail and "idempotency_key" not in detail
+    with pytest.raises(ValueError, match="detail-type and the revision"):
+        EPISODES["published"][0].event_detail(revision=1)
+    with pytest.raises(ValueError, match="detail-type and the revision"):
+        EPISODES["published"][0].event_detail(detail_type=DetailType.EPISODE_PUBLISHED)
 
 
 def test_failed_episode_detail_carries_its_fixes() -> None:
@@ -592,7 +653,7 @@ def test_verified_episode_detail_validates(mp3_bytes: str, measured: bool, detai
         if measured
         else None,
     )
-    detail = episode.event_detail()
+    detail = episode.event_detail(detail_type=detail_type, revision=1)
     validate_detail(detail_type, detail)
     assert (
         detail["state"]
@@ -615,7 +676,8 @@ def test_episode_of_an_unreadable_post_emits_a_valid_detail() -> None:
         problems=(error(Code.INVALID_FRONT_MATTER, "the front-matter is not valid YAML", key=POST),),
         post=SourceRef(POST, "v1", "5943feb4bc250cbdeb991d7890456800", "005F96B52B7E0D1A33", 2798),
     )
-    validate_detail(DetailType.EPISODE_VERIFICATION_FAILED, episode.event_detail())
+    detail_type = DetailType.EPISODE_VERIFICATION_FAILED
+    validate_detail(detail_type, episode.event_detail(detail_type=detail_type, revision=1))
 
 
 segments = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/"), min_size=1, max_size=30)
@@ -676,9 +738,15 @@ def episodes(draw: st.DrawFn) -> Episode:
 
 
 @settings(max_examples=200)
-@given(episode=episodes(), detail_type=st.sampled_from(EPISODE_TYPES))
-def test_any_valid_episode_emits_a_valid_detail(episode: Episode, detail_type: DetailType) -> None:
-    detail = episode.event_detail()
+@given(
+    episode=episodes(),
+    detail_type=st.sampled_from(EPISODE_TYPES),
+    revision=st.integers(min_value=1, max_value=2**53),
+)
+def test_any_valid_episode_emits_a_valid_detail(
+    episode: Episode, detail_type: DetailType, revision: int
+) -> None:
+    detail = episode.event_detail(detail_type=detail_type, revision=revision)
     validate_detail(detail_type, detail)
     assert json.loads(json.dumps(detail)) == detail  # PutEvents sends JSON: nothing is lost on the way
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,14 @@ from event_contracts import validate_detail
 from podcast_pipeline.config import SiteConfig, parse_config
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.s3_objects import S3FeedObjects
-from podcast_pipeline.feed.service import CACHE_CONTROL, CONTENT_TYPE, LeaseBusy, rebuild_feeds
+from podcast_pipeline.feed.service import (
+    CACHE_CONTROL,
+    CONTENT_TYPE,
+    FeedRebuild,
+    FeedResult,
+    FeedStillBehind,
+    rebuild_feeds,
+)
 from podcast_pipeline.problems import Code, warning
 from podcast_pipeline.routes import DetailType
 
@@ -31,7 +39,7 @@ CONFIG = parse_config(
                 "description": "d",
                 "link": "https://example.com/",
             }
-            for name in ("podcast", "interviews")
+            for name in ("podcast", "interviews", "news")
         },
     }
 )
@@ -58,23 +66,48 @@ def episode(number: int, title: str = "Title", category: str = "podcast") -> Epi
 
 @dataclass
 class FakeStore:
+    """Episodes and a RebuildLedger in memory; `while_rendering` and `while_releasing` run in the middle."""
+
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
-    leases: set[str] = field(default_factory=set)
     queried: list[str] = field(default_factory=list)
+    requested: dict[str, int] = field(default_factory=dict)
+    rendered: dict[str, int] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # category -> lease owner
+    while_rendering: Any = None  # called with the category in each published_episodes, after the read
+    while_releasing: Any = None  # called with the category just before each release
 
     def published_episodes(self, category: str) -> list[Episode]:
         self.queried.append(category)
-        return list(self.episodes.get(category, []))
+        episodes = list(self.episodes.get(category, []))
+        if self.while_rendering is not None:  # the render has read the episodes and goes on
+            self.while_rendering(category)
+        return episodes
 
-    def acquire_lease(self, name: str, seconds: int) -> bool:
-        assert seconds > 0
-        if name in self.leases:
-            return False
-        self.leases.add(name)
-        return True
+    def request_rebuild(self, category: str) -> int:
+        self.requested[category] = self.requested.get(category, 0) + 1
+        return self.requested[category]
 
-    def release_lease(self, name: str) -> None:
-        self.leases.discard(name)
+    def take_rebuild_lease(self, category: str, owner: str, expires: int) -> tuple[int, int] | None:
+        assert expires > time.time()
+        if self.owners.setdefault(category, owner) != owner:
+            return None
+        return self._generations(category)
+
+    def mark_rendered(self, category: str, owner: str, generation: int) -> tuple[int, int] | None:
+        if self.owners.get(category) != owner:
+            return None
+        self.rendered[category] = generation
+        return self._generations(category)
+
+    def release_rebuild_lease(self, category: str, owner: str) -> tuple[int, int]:
+        if self.while_releasing is not None:
+            self.while_releasing(category)
+        if self.owners.get(category) == owner:
+            del self.owners[category]
+        return self._generations(category)
+
+    def _generations(self, category: str) -> tuple[int, int]:
+        return self.requested.get(category, 0), self.rendered.get(category, 0)
 
 
 @dataclass
@@ -104,15 +137,25 @@ class World:
     objects: FakeObjects = field(default_factory=FakeObjects)
     publisher: FakePublisher = field(default_factory=FakePublisher)
 
-    def rebuild(self, *categories: str, config: SiteConfig = CONFIG, lease: bool = False) -> list[Any]:
-        return rebuild_feeds(
-            categories,
-            config=config,
+    def rebuild(self, *categories: str, config: SiteConfig = CONFIG) -> list[FeedResult]:
+        """Render each feed once, without a ledger."""
+        rebuilds = rebuild_feeds(
+            categories, config=config, store=self.store, objects=self.objects, publisher=self.publisher
+        )
+        return [result for rebuild in rebuilds for result in rebuild.renders]
+
+    def coalescing(self, category: str, **options: Any) -> FeedRebuild:
+        """Ask for a rebuild of one feed through the store's ledger."""
+        (rebuild,) = rebuild_feeds(
+            [category],
+            config=CONFIG,
             store=self.store,
             objects=self.objects,
             publisher=self.publisher,
-            lease=self.store if lease else None,
+            ledger=self.store,
+            **options,
         )
+        return rebuild
 
 
 def test_first_build_writes_the_feed_and_announces_every_guid() -> None:
@@ -179,16 +222,91 @@ def test_categories_without_a_feed_are_skipped(caplog: pytest.LogCaptureFixture)
     assert "no feed configured for category 'blog'" in caplog.text
 
 
-def test_a_held_lease_stops_the_rebuild_and_a_finished_one_is_released() -> None:
+def test_a_free_lease_is_taken_rendered_under_and_released() -> None:
     world = World()
     world.store.episodes["podcast"] = [episode(1)]
-    world.store.leases.add("feed#podcast")
-    with pytest.raises(LeaseBusy):
-        world.rebuild("podcast", lease=True)
+    rebuild = world.coalescing("podcast")
+    assert not rebuild.coalesced and len(rebuild.renders) == 1 and rebuild.renders[0].written
+    assert world.store.requested == world.store.rendered == {"podcast": 1}
+    assert world.store.owners == {}
+
+
+def test_a_held_lease_coalesces_the_request_without_rendering(caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    caplog.set_level("INFO")
+    world.store.episodes["podcast"] = [episode(1)]
+    world.store.owners["podcast"] = "another invocation"
+    rebuild = world.coalescing("podcast")
+    assert rebuild.coalesced and rebuild.renders == ()
     assert world.store.queried == [] and world.objects.writes == []
-    world.store.leases.clear()
-    world.rebuild("podcast", lease=True)
-    assert world.objects.writes and world.store.leases == set()
+    assert world.store.requested == {"podcast": 1} and world.store.rendered == {}
+    assert world.store.owners == {"podcast": "another invocation"}
+    (record,) = [r for r in caplog.records if "rebuild lease" in r.getMessage()]
+    assert record.levelname == "INFO"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "while_rendering",  # the holder sees the request when it marks its render
+        "while_releasing",  # after the holder's last mark, and the lease still held: its release shows it
+    ],
+)
+def test_a_request_made_while_the_lease_is_held_is_rendered_in_another_round(moment: str) -> None:
+    world = World()
+    world.store.episodes["podcast"] = [episode(1)]
+    triggered: list[str] = []
+
+    def another_trigger(category: str) -> None:
+        if not triggered:
+            triggered.append(category)
+            world.store.episodes["podcast"] = [episode(2), episode(1)]
+            world.store.request_rebuild(category)
+
+    setattr(world.store, moment, another_trigger)
+    rebuild = world.coalescing("podcast")
+    assert [result.item_count for result in rebuild.renders] == [1, 2]
+    assert world.store.requested == world.store.rendered == {"podcast": 2}
+    assert world.store.owners == {}
+    assert b"2-x" in world.objects.objects["podcast/feed.xml"]
+
+
+def test_a_holder_that_lost_its_lease_marks_nothing_and_asks_for_another_render(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.store.episodes["podcast"] = [episode(1)]
+    world.store.while_rendering = lambda category: world.store.owners.update({category: "took over"})
+    rebuild = world.coalescing("podcast")
+    assert len(rebuild.renders) == 1 and not rebuild.coalesced
+    assert world.store.rendered == {}  # its render is not recorded as the new owner's
+    assert world.store.requested == {"podcast": 2}  # the new owner renders again after this write
+    assert world.store.owners == {"podcast": "took over"}
+    assert "taken over" in caplog.text
+
+
+def test_requests_that_outpace_the_renders_release_the_lease_and_raise() -> None:
+    world = World()
+    world.store.episodes["podcast"] = [episode(1)]
+    world.store.while_rendering = world.store.request_rebuild  # a new request during every render
+    with pytest.raises(FeedStillBehind) as raised:
+        world.coalescing("podcast", max_rounds=3)
+    assert len(raised.value.rebuild.renders) == 3
+    assert world.store.owners == {}
+    assert world.store.requested["podcast"] > world.store.rendered["podcast"]
+
+
+def test_a_failed_render_releases_the_lease_and_raises() -> None:
+    world = World()
+
+    def broken(category: str) -> None:
+        raise RuntimeError("the index is unreachable")
+
+    world.store.while_rendering = broken
+    with pytest.raises(RuntimeError, match="unreachable"):
+        world.coalescing("podcast")
+    assert world.store.owners == {}
+    assert world.store.requested == {"podcast": 1} and world.store.rendered == {}
 
 
 def test_guid_lists_of_huge_first_builds_are_cut_to_fit_an_event() -> None:
@@ -233,6 +351,11 @@ def test_s3_feed_objects_round_trip(s3_objects: S3FeedObjects) -> None:
 
 @pytest.fixture
 def feed_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load_feed_handler(monkeypatch)
+
+
+def load_feed_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """functions/feed/handler.py as a fresh module, its tracing off, until `monkeypatch` undoes it."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PodcastPipeline")
     path = Path(__file__).resolve().parents[1] / "functions" / "feed" / "handler.py"
@@ -277,12 +400,18 @@ def episode_event(event_id: str, category: str) -> dict[str, Any]:
     return {"id": event_id, "detail-type": "Episode Published", "detail": {"category": category}}
 
 
-def test_handler_rebuilds_each_category_once_and_fails_only_its_records(
-    feed_handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_handler_rebuilds_each_category_once_and_fails_only_its_faults(
+    feed_handler: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world = World()
     world.store.episodes = {"podcast": [episode(1)], "interviews": [episode(2, category="interviews")]}
-    world.store.leases.add("feed#interviews")  # another invocation is rebuilding it
+    world.store.owners["interviews"] = "another invocation"  # which renders the interviews feed
+
+    def news_is_broken(category: str) -> None:
+        if category == "news":
+            raise RuntimeError("the index is unreachable")
+
+    world.store.while_rendering = news_is_broken
     deps = feed_handler._Dependencies(CONFIG, world.store, world.objects, world.publisher)
     monkeypatch.setattr(feed_handler, "_dependencies", lambda: deps)
     event = sqs_event(
@@ -291,9 +420,18 @@ def test_handler_rebuilds_each_category_once_and_fails_only_its_records(
         episode_event("e3", "podcast"),
         "not json",
         episode_event("e4", "blog"),
+        episode_event("e5", "news"),
     )
     response = feed_handler.handler(event, Context())
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    assert world.store.queried == ["podcast"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m5"}]}
+    assert world.store.queried == ["podcast", "news"]
     assert [key for key, _, _ in world.objects.writes] == ["podcast/feed.xml"]
-    assert world.store.leases == {"feed#interviews"}
+    assert world.store.requested == {"podcast": 1, "interviews": 1, "news": 1}
+    assert world.store.owners == {"interviews": "another invocation"}
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    counted = {
+        (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("category"))
+        for m in metrics
+        if "category" in m and "_aws" in m
+    }
+    assert counted == {("FeedRenders", "podcast"), ("FeedRebuildsCoalesced", "interviews")}

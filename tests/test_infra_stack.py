@@ -15,6 +15,7 @@ from infra_fixtures import EMAILS, ROOT, SynthesizedStack, synthesized
 from infra import constants
 from infra.events import Events
 from podcast_pipeline.config import CONFIG_ENV, load_config
+from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES, Bus, Route
 
 # One synth per worker: where xdist grouping works, every infra test runs on the same one.
@@ -95,12 +96,11 @@ def actions_on(permissions: list[tuple[str, str, str]], prefix: str) -> dict[str
 def test_function_runtime_architecture_tracing_and_layers(default: SynthesizedStack, route: Route) -> None:
     queued = default.stack.functions[route.function]
     props = resource(default, queued.function)["Properties"]
-    sizing = constants.FUNCTION_SIZING[route.function]
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert (props["MemorySize"], props["Timeout"]) == (sizing.memory_mb, sizing.timeout_seconds)
+    assert (props["MemorySize"], props["Timeout"]) == (route.memory_mb, route.timeout_seconds)
     layer_ids = sorted(ref["Ref"] for ref in props["Layers"])
     assert layer_ids == sorted(resources_of(default, "AWS::Lambda::LayerVersion"))
     assert len(layer_ids) == 2
@@ -170,7 +170,7 @@ def test_queue_has_dead_letter_queue_and_long_enough_visibility(
     queued = default.stack.functions[route.function]
     queue = resource(default, queued.queue)["Properties"]
     dlq = resource(default, queued.dead_letter_queue)["Properties"]
-    timeout = constants.FUNCTION_SIZING[route.function].timeout_seconds
+    timeout = route.timeout_seconds
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(default, queued.dead_letter_queue), "Arn"]},
         "maxReceiveCount": route.max_receive_count,
@@ -380,6 +380,8 @@ def test_slack_secret_is_a_placeholder_and_emails_subscribe(
     default.template.has_resource_properties(
         "AWS::SecretsManager::Secret", {"SecretString": constants.SLACK_WEBHOOK_PLACEHOLDER}
     )
+    # The notify function reads the placeholder as "Slack not configured": skipped, nothing marked sent.
+    assert SlackWebhook(constants.SLACK_WEBHOOK_PLACEHOLDER).configured() is False
     assert resources_of(default, "AWS::SNS::Subscription") == {}  # the sample config has no e-mails
     subscriptions = [s["Properties"] for s in resources_of(full, "AWS::SNS::Subscription").values()]
     by_topic: dict[str, set[str]] = {}
@@ -529,6 +531,60 @@ def test_alarms_for_each_function(default: SynthesizedStack, route: Route) -> No
             },
         )
     assert len(resources_of(default, "AWS::CloudWatch::Dashboard")) == 1
+
+
+@pytest.mark.parametrize(
+    ("metric", "route", "threshold", "emitted_as"),
+    [
+        # functions/ingest/handler.py: `Episodes` + the episode's state, title-cased.
+        ("EpisodesFailed", INGEST, constants.EPISODES_FAILED_THRESHOLD, 'name=f"Episodes{state}"'),
+        (
+            "NotificationFailures",
+            NOTIFY,
+            constants.NOTIFICATION_FAILURES_THRESHOLD,
+            'name="NotificationFailures"',
+        ),
+    ],
+    ids=["episodes-failed", "notification-failures"],
+)
+def test_alarms_on_what_a_person_must_act_on(
+    default: SynthesizedStack, metric: str, route: Route, threshold: int, emitted_as: str
+) -> None:
+    alarm_topic = {"Ref": logical_id(default, default.stack.observability.topic)}
+    default.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            # Powertools' EMF: the handler's Metrics namespace, its `service` the one dimension.
+            "Namespace": constants.POWERTOOLS_METRICS_NAMESPACE,
+            "MetricName": metric,
+            "Dimensions": [{"Name": "service", "Value": route.function}],
+            "Statistic": "Sum",
+            "Period": constants.ALARM_PERIOD_MINUTES * 60,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [alarm_topic],
+            "OKActions": [alarm_topic],
+        },
+    )
+    assert threshold == 1  # one failed episode, one lost message: a person looks
+    source = (constants.FUNCTIONS_DIR / route.function / "handler.py").read_text()
+    assert emitted_as in source
+    assert f'service="{route.function}"' in source or f'SERVICE = "{route.function}"' in source
+    assert handler_namespace(route.function) == constants.POWERTOOLS_METRICS_NAMESPACE
+
+
+def handler_namespace(function: str) -> str:
+    """The namespace a handler's Powertools Metrics write to, read without importing the handler."""
+    module = ast.parse((constants.FUNCTIONS_DIR / function / "handler.py").read_text())
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Metrics":
+            namespace = next(k.value for k in node.keywords if k.arg == "namespace")
+            if isinstance(namespace, ast.Name):
+                return str(handler_constant(function, namespace.id))
+            return str(ast.literal_eval(namespace))
+    raise AssertionError(f"no Metrics(...) in functions/{function}/handler.py")
 
 
 def test_cdn_is_optional_and_reads_the_bucket_through_origin_access_control(

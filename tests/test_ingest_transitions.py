@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from podcast_pipeline.config import load_config
+from podcast_pipeline.config import SAMPLE_CONFIG, load_config
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.ingest import Kind, classify, transition_events
 from podcast_pipeline.routes import DetailType
@@ -52,4 +52,4 @@ def test_transition_events(before: State | None, after: State, expected: list[De
     ],
 )
 def test_classify(key: str, kind: Kind) -> None:
-    assert classify(key, load_config()) is kind
+    assert classify(key, load_config(SAMPLE_CONFIG)) is kind

@@ -27,6 +27,7 @@ from podcast_pipeline.notify.sink import Reply, WebhookSink
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
+SLACK_WEBHOOK_PLACEHOLDER = "not-configured"  # what the stack stores (infra/constants.py)
 
 
 def load_handler() -> ModuleType:
@@ -126,8 +127,9 @@ def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
         "AWS_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_SECRET_ARN", "PODCAST_PIPELINE_CONFIG"):
+    for name in ("AWS_PROFILE", "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PODCAST_PIPELINE_CONFIG", str(SAMPLE_CONFIG))  # as the stack sets it, to the layer's
     suffix = uuid.uuid4().hex[:8]
     stack = Stack(moto_endpoint, f"episodes-{suffix}", "", "")
     stack.client("dynamodb").create_table(
@@ -171,6 +173,15 @@ def logs() -> Iterator[io.StringIO]:
     previous = handler.setStream(stream)
     yield stream
     handler.setStream(previous)
+
+
+def another_revision(event: dict[str, Any], revision: int) -> dict[str, Any]:
+    """The same Episode event decided again, at `revision`: another event, under another EventBridge id."""
+    later = copy.deepcopy(event) | {"id": str(uuid.uuid4())}
+    detail = later["detail"]
+    detail["revision"] = revision
+    detail["idempotency_key"] = f"{detail['id']}#{revision}#{later['detail-type']}"
+    return later
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -262,11 +273,13 @@ def test_a_400_from_slack_fails_the_record_with_the_reason_and_keeps_email_once(
 def test_the_webhook_url_can_come_from_secrets_manager(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = stack.client("secretsmanager")
     with WebhookSink() as plain, WebhookSink() as as_json:
-        for sink, value in ((plain, plain.url), (as_json, json.dumps({"url": as_json.url}))):
+        for revision, (sink, value) in enumerate(
+            ((plain, plain.url), (as_json, json.dumps({"url": as_json.url}))), start=2
+        ):
             arn = secrets.create_secret(Name=f"slack-{uuid.uuid4().hex[:8]}", SecretString=value)["ARN"]
             monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
             notify._dependencies.cache_clear()
-            event = sample("episode-published") | {"id": str(uuid.uuid4())}  # a new event for each sink
+            event = another_revision(sample("episode-published"), revision)  # a new event for each sink
             assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}
             assert len(sink.received) == 1
     notify._dependencies.cache_clear()
@@ -283,9 +296,11 @@ def test_feed_updated_pings_websub_hubs_and_tells_slack_only_of_changes(
         monkeypatch.setenv("PODCAST_PIPELINE_CONFIG", str(path))
         notify._dependencies.cache_clear()
         changed = sample("feed-updated")
-        unchanged = copy.deepcopy(changed)
+        unchanged = copy.deepcopy(changed)  # new feed bytes (the channel changed), the same items
         unchanged["id"] = str(uuid.uuid4())
         unchanged["detail"]["guids_added"] = []
+        unchanged["detail"]["sha256"] = "0" * 64
+        unchanged["detail"]["idempotency_key"] = f"podcast#{'0' * 64}"
 
         assert invoke(sqs_batch(changed, unchanged, changed)[0]) == {"batchItemFailures": []}
 
@@ -306,3 +321,123 @@ def test_a_record_that_is_not_our_event_fails(stack: Stack, slack: WebhookSink, 
     assert response == {"batchItemFailures": [{"itemIdentifier": ids[0]}, {"itemIdentifier": "not-json"}]}
     assert "is not 'podcast.pipeline'" in logs.getvalue()
     assert slack.received == []
+
+
+def notified(logs: io.StringIO) -> list[dict[str, Any]]:
+    """The handler's "notified" log lines, one per record handled without failure."""
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("message") == "notified"]
+
+
+def sent_metrics(out: str) -> list[str]:
+    """The channel of every NotificationsSent in the EMF documents the handler printed."""
+    channels = []
+    for line in out.splitlines():
+        document = json.loads(line) if line.startswith('{"_aws"') else {}
+        names = [
+            m["Name"] for d in document.get("_aws", {}).get("CloudWatchMetrics", []) for m in d["Metrics"]
+        ]
+        if "NotificationsSent" in names:
+            channels.append(document["channel"])
+    return channels
+
+
+def idempotency_records(stack: Stack) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = stack.client("dynamodb").query(
+        TableName=stack.table,
+        KeyConditionExpression="#pk = :pk",
+        ExpressionAttributeNames={"#pk": table.PARTITION_KEY},
+        ExpressionAttributeValues={":pk": {"S": notify.IDEMPOTENCY_PARTITION}},
+    )["Items"]
+    return items
+
+
+def test_an_event_sent_again_under_a_new_id_is_told_once_and_a_new_revision_again(
+    stack: Stack, slack: WebhookSink, logs: io.StringIO
+) -> None:
+    event = sample("episode-published")
+    # What the ingest outbox does after a partial PutEvents failure: the same detail, a new envelope id.
+    resent = copy.deepcopy(event) | {"id": str(uuid.uuid4())}
+    later = another_revision(event, event["detail"]["revision"] + 2)  # published again, later
+
+    assert invoke(sqs_batch(event, resent)[0]) == {"batchItemFailures": []}  # at once ...
+    assert invoke(sqs_batch(resent)[0]) == {"batchItemFailures": []}  # ... and later
+
+    assert [r["event_id"] for r in slack.records()] == [event["id"]]
+    assert len(stack.emails()) == 1
+    assert [line["already_sent"] for line in notified(logs)] == [[], ["slack", "email"], ["slack", "email"]]
+    assert {line["idempotency_key"] for line in notified(logs)} == {event["detail"]["idempotency_key"]}
+
+    assert invoke(sqs_batch(later)[0]) == {"batchItemFailures": []}
+
+    assert [r["event_id"] for r in slack.records()] == [event["id"], later["id"]]
+    assert len(stack.emails()) == 1
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [SLACK_WEBHOOK_PLACEHOLDER, json.dumps({"url": ""})],
+    ids=["placeholder", "no url"],
+)
+def test_while_slack_is_not_configured_nothing_is_marked_sent_and_later_the_event_goes_out(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+) -> None:
+    secrets = stack.client("secretsmanager")
+    arn = secrets.create_secret(Name=f"slack-{uuid.uuid4().hex[:8]}", SecretString=secret)["ARN"]
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    monkeypatch.setattr(notify, "SECRET_MAX_AGE_SECONDS", 1)  # five minutes in production
+    notify._dependencies.cache_clear()
+    event = sample("episode-verification-failed")
+
+    for _ in range(2):
+        assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}
+
+    assert len(idempotency_records(stack)) == 1  # e-mail's; none for Slack
+    assert [(line["sent"], line["skipped"]) for line in notified(logs)] == [
+        (["email"], ["slack"]),
+        ([], ["slack"]),
+    ]
+    assert logs.getvalue().count("Slack webhook not configured") == 1  # once, not per message
+    assert [
+        line["level"]
+        for line in map(json.loads, logs.getvalue().splitlines())
+        if "not configured" in line["message"]
+    ] == ["WARNING"]
+    assert sent_metrics(capsys.readouterr().out) == ["email"]
+
+    with WebhookSink() as sink:
+        secrets.put_secret_value(SecretId=arn, SecretString=sink.url)  # the operator sets the real URL
+        time.sleep(1.1)  # the cached secret value expires
+
+        assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}  # the same cold start, same event
+
+        assert [r["detail-type"] for r in sink.records()] == ["Episode Verification Failed"]
+    assert len(idempotency_records(stack)) == 2
+    assert (notified(logs)[-1]["sent"], notified(logs)[-1]["skipped"]) == (["slack"], [])
+    assert sent_metrics(capsys.readouterr().out) == ["slack"]
+    assert len(stack.emails()) == 1
+    notify._dependencies.cache_clear()
+
+
+def test_without_a_webhook_slack_is_skipped_and_a_deployment_with_one_sends_the_event(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+) -> None:
+    event = sample("episode-published")
+
+    assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}
+
+    assert len(idempotency_records(stack)) == 1
+    assert notified(logs)[-1]["skipped"] == ["slack"]
+    with WebhookSink() as sink:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", sink.url)
+        notify._dependencies.cache_clear()  # a new configuration is a new cold start
+
+        assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}
+
+        assert len(sink.received) == 1
+    assert len(stack.emails()) == 1
+    notify._dependencies.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import uuid
@@ -12,7 +13,17 @@ from typing import Any
 import pytest
 
 # The handler tests' fixtures (logs, moto_endpoint, stack) are reused: the emulation and the Logger's output.
-from test_notify_handler import Stack, invoke, logs, moto_endpoint, notify, sample, sqs_batch, stack  # noqa: F401
+from test_notify_handler import (  # noqa: F401
+    Stack,
+    another_revision,
+    invoke,
+    logs,
+    moto_endpoint,
+    notify,
+    sample,
+    sqs_batch,
+    stack,
+)
 
 from podcast_pipeline.notify.sink import Reply, WebhookSink
 from podcast_pipeline.notify.slack import SlackWebhook
@@ -25,8 +36,12 @@ def secret_parts(url: str) -> list[str]:
     return [url, path, *(segment for segment in path.split("/") if len(segment) > 8)]
 
 
+_revisions = itertools.count(100)
+
+
 def fresh(name: str) -> dict[str, Any]:
-    return sample(name) | {"id": str(uuid.uuid4())}
+    """A new event (a later decision, so a new idempotency key) like the sample `name`."""
+    return another_revision(sample(name), next(_revisions))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from podcast_pipeline.notify.sink import Reply, WebhookSink
 from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.notify.transport import (
     HttpPoster,
+    NotConfiguredError,
     PermanentDeliveryError,
     RetryPolicy,
     TransientDeliveryError,
@@ -178,9 +179,32 @@ def test_policy_rejects_unbounded_settings() -> None:
         RetryPolicy(max_attempts=0)
 
 
-def test_a_placeholder_secret_turns_slack_off_instead_of_failing(caplog: pytest.LogCaptureFixture) -> None:
-    webhook = SlackWebhook(lambda: "not-configured")
+@pytest.mark.parametrize("value", ["not-configured", "", "   ", "hooks.slack.com/services/T0/B0/x"])
+def test_a_webhook_without_a_url_is_not_configured_and_sends_nothing(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhook = SlackWebhook(lambda: value)
     with caplog.at_level("WARNING", logger="podcast_pipeline.notify"):
-        webhook.send({"text": "hello"})
+        assert webhook.configured() is False
+        with pytest.raises(NotConfiguredError):
+            webhook.send({"text": "hello"})  # it never pretends the message went out
     assert "not configured" in caplog.text
-    assert "not-configured" not in caplog.text
+    if value.strip():
+        assert value not in caplog.text  # the value may be a mistyped URL: it is not logged
+
+
+def test_not_configured_is_said_once_until_the_url_arrives(
+    sink: WebhookSink, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = ["not-configured"]
+    webhook = SlackWebhook(lambda: secret[0], poster(sleeps))
+    with caplog.at_level("WARNING", logger="podcast_pipeline.notify"):
+        assert [webhook.configured() for _ in range(3)] == [False] * 3
+        assert caplog.text.count("not configured") == 1
+        secret[0] = sink.url  # the operator puts the real URL in the secret
+        assert webhook.configured() is True
+        webhook.send(PAYLOAD)
+        secret[0] = "not-configured"  # and takes it out again: that is said again, once
+        assert [webhook.configured() for _ in range(2)] == [False] * 2
+    assert caplog.text.count("not configured") == 2
+    assert sink.received == [PAYLOAD]

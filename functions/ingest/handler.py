@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from podcast_pipeline.config import require_lambda_config
+
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from podcast_pipeline.batch import LoggedBatchProcessor
     from podcast_pipeline.ingest import Ingest
 
+require_lambda_config()  # deployed without its configuration: an init error that names the variable
 logger = Logger(service="ingest")
 # Only AWS SDK calls are made: patching everything X-Ray can would import requests and more for nothing.
 tracer = Tracer(service="ingest", patch_modules=("botocore",))
@@ -27,11 +30,16 @@ metrics = Metrics(namespace="PodcastPipeline", service="ingest")
 
 
 @functools.cache
-def _processor() -> BatchProcessor:
+def _processor() -> LoggedBatchProcessor:
     # Imported on first use: Powertools' batch utility loads every event data class it knows.
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+    from podcast_pipeline.batch import LoggedBatchProcessor
+    from podcast_pipeline.ingest import IngestConflict
+    from podcast_pipeline.routes import INGEST
 
-    return BatchProcessor(event_type=EventType.SQS)
+    # An episode that kept changing under concurrent writers settles on a later delivery: a WARNING.
+    return LoggedBatchProcessor(
+        logger, max_receive_count=INGEST.max_receive_count, transient=(IngestConflict,)
+    )
 
 
 @functools.cache
@@ -74,6 +82,10 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name=f"Episodes{state}", unit=MetricUnit.Count, value=1)
     if outcome.bytes_read:
         metrics.add_metric(name="ProbeBytesRead", unit=MetricUnit.Bytes, value=outcome.bytes_read)
+    if outcome.gone:
+        # A fact, not a fault (the object key and version id are on the line): nothing to retry.
+        logger.info("object version gone: nothing recorded", extra={"kind": outcome.kind.value})
+        return
     logger.info(
         "stale change ignored" if outcome.stale else "object change ingested",
         extra={
@@ -85,6 +97,11 @@ def record_handler(record: SQSRecord) -> None:
             "events": list(outcome.events),
         },
     )
+    if outcome.unsettled:
+        logger.warning(
+            "a post's recorded version is gone: its episode waits for the post's next event",
+            extra={"posts": list(outcome.unsettled)},
+        )
 
 
 @logger.inject_lambda_context

@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from podcast_pipeline.config import require_lambda_config
+
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sns.client import SNSClient
 
+    from podcast_pipeline.batch import LoggedBatchProcessor
     from podcast_pipeline.notify.service import Notifier, Outcome
 
 NAMESPACE = "PodcastPipeline"
@@ -34,6 +36,7 @@ SECRET_MAX_AGE_SECONDS = 300  # a rotated webhook URL is picked up within five m
 IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 60 * 60
 IDEMPOTENCY_PARTITION = "idempotency#notify"
 
+require_lambda_config()  # deployed without its configuration: an init error that names the variable
 logger = Logger(service="notify")
 metrics = Metrics(namespace=NAMESPACE, service="notify")
 # Only AWS SDK calls are traced: X-Ray's urllib patch would record the webhook URL, a credential.
@@ -41,12 +44,12 @@ tracer = Tracer(service="notify", patch_modules=("botocore",))
 
 
 @functools.cache
-def _processor() -> BatchProcessor:
+def _processor() -> LoggedBatchProcessor:
     # Imported on first use: Powertools' batch utility loads every event data class it knows.
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+    from podcast_pipeline.batch import LoggedBatchProcessor
+    from podcast_pipeline.routes import NOTIFY
 
-    # Partial responses even when every record failed, so one bad batch never hides which records failed.
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return LoggedBatchProcessor(logger, max_receive_count=NOTIFY.max_receive_count)
 
 
 class _SnsEmail:
@@ -178,8 +181,7 @@ def record_handler(record: SQSRecord) -> None:
 
     try:
         event: dict[str, Any] = record.json_body
-    except ValueError:
-        logger.error("the message body is not JSON", extra={"message_id": record.message_id})
+    except ValueError:  # logged with the record's failure
         metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
         raise
     logger.set_correlation_id(str(event.get("id")))
@@ -190,10 +192,13 @@ def record_handler(record: SQSRecord) -> None:
             _count_sent(err.outcome)
             failures = err.outcome.failures
             metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(failures))
-            logger.error(
+            # Which channels failed and why; the record's failure is logged (at ERROR) when it is raised.
+            logger.warning(
                 "notification failed",
                 extra={
+                    "idempotency_key": err.outcome.key,
                     "sent": err.outcome.sent,
+                    "skipped": err.outcome.skipped,
                     "failures": [
                         {"channel": f.channel, "reason": f.reason, "retryable": f.retryable} for f in failures
                     ],
@@ -202,11 +207,19 @@ def record_handler(record: SQSRecord) -> None:
             raise
         except Exception:
             metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
-            logger.exception("the event could not be handled")
-            raise
+            raise  # logged, with its traceback, as the record's failure
         _count_sent(outcome)
         metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=0)
-        logger.info("notified", extra={"sent": outcome.sent, "already_sent": outcome.duplicates})
+        # `skipped`: channels not configured (a placeholder Slack secret); nothing was sent or marked there.
+        logger.info(
+            "notified",
+            extra={
+                "idempotency_key": outcome.key,
+                "sent": outcome.sent,
+                "already_sent": outcome.duplicates,
+                "skipped": outcome.skipped,
+            },
+        )
 
 
 def _episode_id(event: dict[str, Any]) -> str | None:
@@ -221,7 +234,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The in-progress marker of a delivery expires with this invocation, so a crash cannot block retries.
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    _dependencies().idempotency.register_lambda_context(context)
+    try:
+        dependencies = _dependencies()
+    except Exception:  # noqa: S110 -- every record fails on it below, each logged with it
+        pass
+    else:
+        dependencies.idempotency.register_lambda_context(context)
     return dict(
         process_partial_response(
             event=event, record_handler=record_handler, processor=_processor(), context=context

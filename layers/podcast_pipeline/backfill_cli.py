@@ -30,7 +30,7 @@ from podcast_pipeline.backfill import (
     scan_site,
     upload_planned,
 )
-from podcast_pipeline.config import ConfigError, load_config
+from podcast_pipeline.config import SAMPLE_CONFIG, ConfigError, load_config
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -81,7 +81,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, default=SAMPLE_CONFIG)
         site = scan_site(args.site_dir, config)
     except (ConfigError, SiteError) as problem:
         err.print(Text(f"error: {problem}"))

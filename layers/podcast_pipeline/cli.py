@@ -24,7 +24,7 @@ from rich.text import Text
 from podcast_pipeline.audio import AudioFacts, measure
 from podcast_pipeline.backfill import site_posts
 from podcast_pipeline.backfill_cli import add_backfill_parser
-from podcast_pipeline.config import ConfigError, SiteConfig, load_config
+from podcast_pipeline.config import SAMPLE_CONFIG, ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.cli import add_feed_parser
@@ -164,7 +164,8 @@ def _fix_site(args: argparse.Namespace) -> int:
         err.print("error: fix --all SITE_DIR takes --audio-dir DIR, and no POST.md or --audio")
         return EXIT_UNUSABLE
     try:
-        posts = site_posts(args.all, load_config(args.config)) if args.all.is_dir() else []
+        config = load_config(args.config, default=SAMPLE_CONFIG)
+        posts = site_posts(args.all, config) if args.all.is_dir() else []
     except ConfigError as problem:
         err.print(Text(f"error: {problem}"))
         return EXIT_UNUSABLE
@@ -256,7 +257,7 @@ def _load(
 ) -> Inputs:
     """Config, post and measured audio; Unusable with what is known when any of them cannot be used."""
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, default=SAMPLE_CONFIG)
     except ConfigError as problem:
         raise _unusable(post_path, None, None, error(Code.INVALID_CONFIG, str(problem))) from problem
     key, site_root = post_location(post_path, config.posts_prefix)

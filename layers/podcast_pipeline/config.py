@@ -2,6 +2,12 @@
 
 Key names are a public contract (people write this file): add keys, never rename them. Outside `site`,
 an unknown key is an error that names it.
+
+A deployed function reads the file named by $PODCAST_PIPELINE_CONFIG, and only that: without it (or with a
+path it cannot read) the handler module fails its import, an init error that names the variable, instead of
+running with another show's settings. The built-in sample show is the command line's default, passed in
+explicitly. YAML is parsed on first use, not at import: the handlers import this module to check the
+variable at cold start.
 """
 
 from __future__ import annotations
@@ -12,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 CONFIG_ENV = "PODCAST_PIPELINE_CONFIG"
+# Set by Lambda in every execution environment (the function's code folder).
+LAMBDA_TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
 SAMPLE_CONFIG = Path(__file__).parent / "sample" / "site.yaml"
 TEMPLATE_FIELDS = ("number", "slug", "category", "date")
 
@@ -153,9 +159,15 @@ def parse_config(raw: Any) -> SiteConfig:
     return config
 
 
-def load_config(path: str | Path | None = None) -> SiteConfig:
-    """Load the config file at `path`, else $PODCAST_PIPELINE_CONFIG, else the built-in sample show's."""
-    chosen = Path(path or os.environ.get(CONFIG_ENV) or SAMPLE_CONFIG)
+def load_config(path: str | Path | None = None, *, default: str | Path | None = None) -> SiteConfig:
+    """Load the config file at `path`, else $PODCAST_PIPELINE_CONFIG, else `default` (the CLI's: the sample
+    show); ConfigError naming the variable when none is given."""
+    import yaml  # on first use: parsing is not part of a handler's cold start
+
+    chosen = path or os.environ.get(CONFIG_ENV) or default
+    if not chosen:
+        raise ConfigError(f"no configuration: {CONFIG_ENV} is not set and no config file was given")
+    chosen = Path(chosen)
     try:
         text = chosen.read_text(encoding="utf-8")
     except OSError as err:
@@ -164,3 +176,22 @@ def load_config(path: str | Path | None = None) -> SiteConfig:
         return parse_config(yaml.safe_load(text))
     except yaml.YAMLError as err:
         raise ConfigError(f"{chosen} is not valid YAML: {err}") from err
+
+
+def require_lambda_config() -> None:
+    """In Lambda, fail now unless $PODCAST_PIPELINE_CONFIG names a readable file; elsewhere, do nothing.
+
+    Called at import by each handler module, so a function deployed without its configuration fails its
+    init (the error names the variable) rather than its first record. Only the file's presence and
+    readability are checked: parsing waits for the first record, out of the cold start.
+    """
+    if not os.environ.get(LAMBDA_TASK_ROOT_ENV):
+        return
+    value = os.environ.get(CONFIG_ENV)
+    if not value:
+        raise ConfigError(f"{CONFIG_ENV} is not set: it must name the site configuration file")
+    try:
+        with Path(value).open("rb"):
+            pass
+    except OSError as err:
+        raise ConfigError(f"{CONFIG_ENV}={value} cannot be read: {err.strerror}") from err

@@ -98,8 +98,20 @@ class Episode:
             "problems": [p.to_dict() for p in self.problems],
         }
 
-    def event_detail(self) -> dict[str, Any]:
-        """The `detail` of every Episode * event (events/schemas/)."""
+    def event_detail(self, *, detail_type: str | None = None, revision: int | None = None) -> dict[str, Any]:
+        """The `detail` of an Episode * event (events/schemas/), decided at store `revision`.
+
+        `revision` and `detail_type` make the event's `idempotency_key` (`<id>#<revision>#<detail-type>`):
+        a re-sent event carries the same key, a later decision a new one. Without them (report.json's
+        view of an episode, which is no event) the detail has neither field.
+        """
+        if (detail_type is None) != (revision is None):
+            raise ValueError("an event's detail needs its detail-type and the revision it is decided at")
+        event = (
+            {}
+            if revision is None
+            else {"revision": revision, "idempotency_key": f"{self.id}#{revision}#{detail_type}"}
+        )
         return {
             "schema_version": SCHEMA_VERSION,
             **self.summary(),
@@ -116,6 +128,7 @@ class Episode:
                 "post": self.post.to_dict() if self.post else None,
                 "audio": self.audio.to_dict() if self.audio else None,
             },
+            **event,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,13 +2,18 @@
 
 The state of an episode is a function of the latest version of each of its sources (post and MP3),
 never of arrival order: each change is recorded as its source's latest version (older ones are
-ignored), then the episode is decided again from whatever the store holds now. A post that parses has
-its show notes rendered here, once, so feed rebuilds only assemble what the store holds.
+ignored), then the episode is decided again from whatever the store holds now. A version that no longer
+exists when it is read (SourceGone: deleted, or expired before a redelivery) is, like an older one, not
+recorded: what replaced it has its own event. A post that parses has its show notes rendered here, once, so
+feed rebuilds only assemble what the store holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -25,12 +30,35 @@ from podcast_pipeline.s3_events import ObjectChange
 from podcast_pipeline.store import MAX_EPISODE_BYTES, SourceRecord, StoredEpisode, stored_bytes
 
 MAX_DECIDE_ATTEMPTS = 8  # concurrent writers of one episode are rare; each conflict means progress elsewhere
+# An episode is decided, written and announced under its lock. The lock outlives the longest invocation
+# (ingest's timeout) by a margin, so a crashed holder frees it before SQS delivers its record again.
+EPISODE_LOCK_SECONDS = 130
+# How long a change waits for another invocation to finish with the same episode (an MP3 and its post
+# uploaded together) before its record is retried later instead.
+EPISODE_LOCK_WAIT_SECONDS = 10.0
+EPISODE_LOCK_FIRST_BACKOFF_SECONDS = 0.05
+
+
+class SourceGone(Exception):
+    """The object version a change names no longer exists: deleted, or expired before a redelivery.
+
+    An outcome, not a fault: a newer version of the key or its delete exists or is on its way, and that
+    event settles the episode. Retrying cannot bring the version back, so nothing is recorded for it.
+    """
+
+    def __init__(self, ref: SourceRef) -> None:
+        super().__init__(f"{ref.key} version {ref.version_id or '(current)'} no longer exists")
+        self.ref = ref
 
 
 class ObjectReader(Protocol):
-    def read_post(self, ref: SourceRef) -> bytes: ...
+    def read_post(self, ref: SourceRef) -> bytes:
+        """The bytes of that version of the post; SourceGone when it no longer exists."""
+        ...
 
-    def probe_audio(self, ref: SourceRef) -> AudioFacts: ...
+    def probe_audio(self, ref: SourceRef) -> AudioFacts:
+        """That version of the MP3 measured; ProblemError when it is no usable MP3, SourceGone when gone."""
+        ...
 
     def read_include(self, name: str) -> str | None:
         """The text of the Liquid include `name` (under the config's includes prefix); None: there is none."""
@@ -48,6 +76,8 @@ class Store(Protocol):
         self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
     ) -> int | None: ...
     def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None: ...
+    def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool: ...
+    def unlock_episode(self, episode_id: str, owner: str) -> None: ...
 
 
 class Publisher(Protocol):
@@ -69,13 +99,17 @@ class Outcome:
     key: str
     kind: Kind
     stale: bool = False  # an older version than the one already recorded: ignored
+    gone: bool = False  # the version no longer exists (SourceGone): nothing recorded, nothing decided
     episodes: tuple[Episode, ...] = ()
     events: tuple[str, ...] = ()  # detail-types emitted
     bytes_read: int = 0
+    # Posts of this change whose recorded version is gone: each episode stays as it was decided until the
+    # post's own next event (its newer version or its delete) settles it, with what this change recorded.
+    unsettled: tuple[str, ...] = ()
 
 
 class IngestConflict(RuntimeError):
-    """The episode kept changing under us; the record is retried by SQS."""
+    """The episode kept changing under us, or stayed locked by another invocation; SQS retries the record."""
 
 
 def classify(key: str, config: SiteConfig) -> Kind:
@@ -127,11 +161,21 @@ def _storable(episode: Episode) -> Episode:
 
 
 class Ingest:
-    def __init__(self, config: SiteConfig, store: Store, objects: ObjectReader, bus: Publisher) -> None:
+    def __init__(
+        self,
+        config: SiteConfig,
+        store: Store,
+        objects: ObjectReader,
+        bus: Publisher,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._config = config
         self._store = store
         self._objects = objects
         self._bus = bus
+        self._clock, self._sleep = clock, sleep
         self._notes = ShowNotes(config.site, objects.read_include)
 
     def handle(self, change: ObjectChange) -> Outcome:
@@ -151,7 +195,12 @@ class Ingest:
             known = self._store.get_source(change.key)
             episode_id = known.episode_id if known else None
         else:
-            post = self._read_post(change.ref)
+            try:
+                post = self._read_post(change.ref)
+            except SourceGone:
+                # Recording it would make a version nobody can read the key's latest; the version or delete
+                # that replaced it has its own event, as stale ones do.
+                return Outcome(change.key, Kind.POST, gone=True)
             episode_id = self._episode_id(change.key, post, None)
         problem = post.problem.to_dict() if isinstance(post, ProblemError) else None
         record = SourceRecord(
@@ -159,10 +208,10 @@ class Ingest:
         )
         if not self._store.record_source(record):
             return Outcome(change.key, Kind.POST, stale=True)
-        episode, events = self._settle(change.key, post)
-        return Outcome(change.key, Kind.POST, episodes=(episode,) if episode else (), events=tuple(events))
+        return self._settle_posts(change.key, Kind.POST, [change.key], post)
 
     def _read_post(self, ref: SourceRef) -> Post | ProblemError:
+        """The post at `ref` parsed, or the problem that keeps it from parsing; raises SourceGone."""
         try:
             return parse_post(ref.key, self._objects.read_post(ref), posts_prefix=self._config.posts_prefix)
         except ProblemError as err:
@@ -178,6 +227,8 @@ class Ingest:
                 facts = self._objects.probe_audio(change.ref)
             except ProblemError as err:
                 problem = err.problem.to_dict()
+            except SourceGone:
+                return Outcome(change.key, Kind.AUDIO, gone=True)  # as for a post: nothing to record
         record = SourceRecord(
             change.ref,
             Kind.AUDIO.value,
@@ -187,50 +238,112 @@ class Ingest:
         )
         if not self._store.record_source(record):
             return Outcome(change.key, Kind.AUDIO, stale=True)
-        episodes: list[Episode] = []
-        events: list[str] = []
-        for post_key in self._store.posts_of_audio(change.key):
-            episode, emitted = self._settle(post_key, None)
-            if episode:
-                episodes.append(episode)
-            events.extend(emitted)
         read = facts.bytes_read if facts else 0
-        return Outcome(
-            change.key, Kind.AUDIO, episodes=tuple(episodes), events=tuple(events), bytes_read=read
-        )
+        return self._settle_posts(change.key, Kind.AUDIO, self._store.posts_of_audio(change.key), None, read)
 
     # -- deciding an episode from its sources ----------------------------------------------------
 
+    def _settle_posts(
+        self,
+        key: str,
+        kind: Kind,
+        post_keys: Sequence[str],
+        parsed: Post | ProblemError | None,
+        read: int = 0,
+    ) -> Outcome:
+        """The outcome of a recorded change of `key`: the episodes of `post_keys` settled."""
+        episodes: list[Episode] = []
+        events: list[str] = []
+        unsettled: list[str] = []
+        for post_key in post_keys:
+            try:
+                episode, emitted = self._settle(post_key, parsed)
+            except SourceGone:
+                # The post's recorded version went after it was decided: its episode keeps that decision
+                # until the post's next event, which reads the sources again, this change's among them.
+                unsettled.append(post_key)
+                continue
+            if episode:
+                episodes.append(episode)
+            events.extend(emitted)
+        return Outcome(
+            key,
+            kind,
+            episodes=tuple(episodes),
+            events=tuple(events),
+            bytes_read=read,
+            unsettled=tuple(unsettled),
+        )
+
     def _settle(self, post_key: str, parsed: Post | ProblemError | None) -> tuple[Episode | None, list[str]]:
-        """Decide the episode of `post_key` from the stored sources, write it, send its events."""
+        """Decide the episode of `post_key` from the stored sources, write it, send its events.
+
+        Under the episode's lock: two invocations that both found an episode's events in its outbox (the
+        same S3 event delivered twice, or a post and its MP3 arriving together) would each send them.
+        """
         for _ in range(MAX_DECIDE_ATTEMPTS):
             source = self._store.get_source(post_key)
             if source is None:
                 return None, []
             if parsed is None or (not isinstance(parsed, ProblemError) and parsed.key != post_key):
                 parsed = None if source.deleted else self._read_post(source.ref)
-            stored = self._store.get_episode(self._episode_id(post_key, parsed, source))
-            previous = stored.episode if stored else None
-            episode = self._decide(source, parsed, previous)
-            if episode is None:
-                return None, []
-            episode = _storable(episode)
-            if previous is not None and previous.to_dict() == episode.to_dict():
-                self._flush(stored)  # a redelivery may find events that a crash left unsent
-                return episode, []
-            # Events carry `<category>/<slug>` and a date: an object whose key yields neither (a post
-            # key that is no post key) is recorded and reported, but names no episode to announce.
-            named = bool(episode.category and episode.date)
-            detail_types = transition_events(previous, episode) if named else []
-            new_events = [{"detail_type": t.value, "detail": episode.event_detail()} for t in detail_types]
-            outbox = (stored.outbox if stored else []) + new_events
-            revision = self._store.save_episode(episode, stored.revision if stored else 0, outbox)
-            if revision is None:
-                parsed = None  # someone else wrote first: read everything again
-                continue
-            self._flush(StoredEpisode(episode, revision, outbox))
-            return episode, [t.value for t in detail_types]
+            episode_id = self._episode_id(post_key, parsed, source)
+            with self._locked(episode_id):
+                settled = self._write(source, parsed, episode_id)
+            if settled is not None:
+                return settled
+            parsed = None  # someone else wrote first: read everything again
         raise IngestConflict(f"episode of {post_key} kept changing during {MAX_DECIDE_ATTEMPTS} attempts")
+
+    @contextmanager
+    def _locked(self, episode_id: str) -> Iterator[None]:
+        owner = uuid.uuid4().hex
+        deadline = self._clock() + EPISODE_LOCK_WAIT_SECONDS
+        backoff = EPISODE_LOCK_FIRST_BACKOFF_SECONDS
+        while not self._store.lock_episode(episode_id, owner, EPISODE_LOCK_SECONDS):
+            if self._clock() >= deadline:
+                raise IngestConflict(f"episode {episode_id} stayed locked by another invocation")
+            self._sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+        try:
+            yield
+        finally:
+            self._store.unlock_episode(episode_id, owner)
+
+    def _write(
+        self, source: SourceRecord, parsed: Post | ProblemError | None, episode_id: str
+    ) -> tuple[Episode | None, list[str]] | None:
+        """Decide, write and announce the episode; None when another writer got in first."""
+        stored = self._store.get_episode(episode_id)
+        previous = stored.episode if stored else None
+        episode = self._decide(source, parsed, previous)
+        if episode is None:
+            return None, []
+        episode = _storable(episode)
+        if previous is not None and previous.to_dict() == episode.to_dict():
+            self._flush(stored)  # a redelivery may find events that a crash left unsent
+            return episode, []
+        # Events carry `<category>/<slug>` and a date: an object whose key yields neither (a post
+        # key that is no post key) is recorded and reported, but names no episode to announce.
+        named = bool(episode.category and episode.date)
+        detail_types = transition_events(previous, episode) if named else []
+        # Each event carries the revision it is decided at (the one save_episode writes), so an event
+        # re-sent from the outbox keeps its idempotency key and a later decision gets a new one.
+        new_events = [
+            {
+                "detail_type": t.value,
+                "detail": episode.event_detail(
+                    detail_type=t.value, revision=(stored.revision if stored else 0) + 1
+                ),
+            }
+            for t in detail_types
+        ]
+        outbox = (stored.outbox if stored else []) + new_events
+        revision = self._store.save_episode(episode, stored.revision if stored else 0, outbox)
+        if revision is None:
+            return None
+        self._flush(StoredEpisode(episode, revision, outbox))
+        return episode, [t.value for t in detail_types]
 
     def _episode_id(
         self, post_key: str, post: Post | ProblemError | None, source: SourceRecord | None

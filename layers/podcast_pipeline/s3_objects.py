@@ -1,14 +1,20 @@
 """Reading episode sources from the content bucket: posts size-capped, MP3s through ranged reads, and the
-Liquid includes their show notes use."""
+Liquid includes their show notes use.
+
+A post or MP3 version that no longer exists (NoSuchVersion/NoSuchKey) raises the domain's SourceGone, so
+ingest never sees the client's errors.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from podcast_pipeline.audio import AudioFacts, probe_s3_object
+from podcast_pipeline.audio import AudioFacts, object_gone, probe_s3_object
 from podcast_pipeline.episode import SourceRef
+from podcast_pipeline.ingest import SourceGone
 from podcast_pipeline.posts import MAX_POST_BYTES
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 
@@ -38,26 +44,31 @@ class S3Objects:
         self._includes: dict[str, tuple[float, str | None]] = {}  # name → (read at, text)
 
     def read_post(self, ref: SourceRef) -> bytes:
-        """The post's bytes; a post over the cap is refused before it is downloaded."""
+        """The post's bytes; a post over the cap is refused before it is downloaded. SourceGone: gone."""
         if ref.size is not None and ref.size > MAX_POST_BYTES:
             raise ProblemError(_too_large(ref.key, ref.size))
         if ref.size == 0:
             return b""  # S3 answers any range of an empty object with 416 InvalidRange
         # One byte past the cap tells "too large" apart from "exactly at the cap" when the size is unknown.
         cap = f"bytes=0-{MAX_POST_BYTES}"
-        if ref.version_id:
-            response = self._client.get_object(
-                Bucket=self._bucket, Key=ref.key, Range=cap, VersionId=ref.version_id
-            )
-        else:
-            response = self._client.get_object(Bucket=self._bucket, Key=ref.key, Range=cap)
+        with _gone_as_outcome(ref):
+            if ref.version_id:
+                response = self._client.get_object(
+                    Bucket=self._bucket, Key=ref.key, Range=cap, VersionId=ref.version_id
+                )
+            else:
+                response = self._client.get_object(Bucket=self._bucket, Key=ref.key, Range=cap)
         data = response["Body"].read()
         if len(data) > MAX_POST_BYTES:
             raise ProblemError(_too_large(ref.key, len(data)))
         return data
 
     def probe_audio(self, ref: SourceRef) -> AudioFacts:
-        return probe_s3_object(self._client, self._bucket, ref.key, size=ref.size, version_id=ref.version_id)
+        """The MP3 measured with ranged GETs; ProblemError when it is no usable MP3, SourceGone when gone."""
+        with _gone_as_outcome(ref):
+            return probe_s3_object(
+                self._client, self._bucket, ref.key, size=ref.size, version_id=ref.version_id
+            )
 
     def read_include(self, name: str) -> str | None:
         """The include's text, read on first use and then reused for INCLUDE_TTL_SECONDS.
@@ -76,6 +87,17 @@ class S3Objects:
             text = None
         self._includes[name] = (now, text)
         return text
+
+
+@contextmanager
+def _gone_as_outcome(ref: SourceRef) -> Iterator[None]:
+    """A GET that finds no such version or key raises SourceGone instead of the client's error."""
+    try:
+        yield
+    except Exception as err:
+        if object_gone(err):
+            raise SourceGone(ref) from err
+        raise
 
 
 def _too_large(key: str, size: int) -> Problem:

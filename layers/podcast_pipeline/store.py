@@ -1,11 +1,16 @@
-"""The episode store: one DynamoDB table holding sources, audio links, episodes and leases.
+"""The episode store: one DynamoDB table holding sources, audio links, episodes and feed rebuilds.
 
 Items (pk / sk):
 - `SOURCE#<key>` / `SOURCE`: the latest version of one S3 object (post or audio) and what was learnt from it.
 - `AUDIO#<audio key>` / `POST#<post key>`: this post names this MP3 (so an MP3 upload finds its posts).
 - `EPISODE#<id>` / `EPISODE`: the episode aggregate, its revision and the events not yet sent (outbox).
   Published episodes also carry `feed_pk`/`feed_sk`, the keys of the sparse `published` index.
-- `LEASE#<name>` / `LEASE`: a short exclusive lease (one feed rebuild at a time).
+- `EPISODE#<id>` / `LOCK`: held while one invocation decides, writes and announces the episode (its
+  `owner` token and `lease_expires`), so concurrent changes of one episode never send its events twice.
+- `LEASE#feed#<category>` / `REBUILD`: a feed's rebuild requests and its lease (see feed/service.py): the
+  `requested` and `rendered` generations and, while a rebuild runs, its `owner` token and `lease_expires`
+  (epoch seconds; not the TTL attribute: the generations must outlive every lease). The feed function may
+  write only `LEASE#` items.
 
 Writes are conditional: a source only moves forward in S3 `sequencer` order, and an episode only on the
 revision it was computed from, so repeated or concurrent deliveries can never move state backwards.
@@ -19,7 +24,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -30,13 +35,13 @@ from podcast_pipeline.table import (
     PUBLISHED_PARTITION_KEY,
     PUBLISHED_SORT_KEY,
     SORT_KEY,
-    TTL_ATTRIBUTE,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 AttributeMap = dict[str, Any]
+T = TypeVar("T")
 
 # Writes that must not be left undone (see `_patiently`): attempts, on top of the SDK's, and first backoff.
 PATIENT_ATTEMPTS = 5
@@ -52,7 +57,15 @@ RETRYABLE_CODES = frozenset(
 
 SOURCE = "SOURCE"
 EPISODE = "EPISODE"
-LEASE = "LEASE"
+EPISODE_LOCK = "LOCK"
+LEASE = "LEASE"  # partition key prefix of the feed rebuild items, the only items the feed function writes
+REBUILD = "REBUILD"
+# The attributes of a feed rebuild item.
+REQUESTED = "requested"
+RENDERED = "rendered"
+OWNER = "owner"
+LEASE_EXPIRES = "lease_expires"
+_REBUILD_NAMES = {"#requested": REQUESTED, "#rendered": RENDERED, "#owner": OWNER, "#expires": LEASE_EXPIRES}
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,32 @@ class SourceRecord:
 
 
 @dataclass(frozen=True)
+class RebuildStatus:
+    """A feed's rebuild item: generations requested and rendered, and the lease if one is held."""
+
+    requested: int = 0
+    rendered: int = 0
+    owner: str | None = None
+    lease_expires: int | None = None
+
+    @property
+    def generations(self) -> tuple[int, int]:
+        return self.requested, self.rendered
+
+    @classmethod
+    def from_item(cls, item: AttributeMap) -> RebuildStatus:
+        def number(name: str) -> int | None:
+            return int(item[name]["N"]) if name in item else None
+
+        return cls(
+            requested=number(REQUESTED) or 0,
+            rendered=number(RENDERED) or 0,
+            owner=item[OWNER]["S"] if OWNER in item else None,
+            lease_expires=number(LEASE_EXPIRES),
+        )
+
+
+@dataclass(frozen=True)
 class StoredEpisode:
     episode: Episode
     revision: int
@@ -80,6 +119,10 @@ def _s(value: str) -> AttributeMap:
 
 def _key(pk: str, sk: str) -> AttributeMap:
     return {PARTITION_KEY: _s(pk), SORT_KEY: _s(sk)}
+
+
+def _rebuild_pk(category: str) -> str:
+    return f"{LEASE}#feed#{category}"
 
 
 # Episode fields kept zlib-compressed in binary attributes of their own, outside `doc`: show notes (as
@@ -247,6 +290,37 @@ class EpisodeStore:
                 )
             )
 
+    def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool:
+        """Take the episode's lock for `owner` unless another owner holds it and it has not expired."""
+        now = int(time.time())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_key(f"EPISODE#{episode_id}", EPISODE_LOCK),
+                    OWNER: _s(owner),
+                    LEASE_EXPIRES: {"N": str(now + seconds)},
+                },
+                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR {LEASE_EXPIRES} < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def unlock_episode(self, episode_id: str, owner: str) -> None:
+        """Release the lock if `owner` still holds it; a lock taken over after expiry is its new owner's."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._patiently(
+                lambda: self._client.delete_item(
+                    TableName=self._table,
+                    Key=_key(f"EPISODE#{episode_id}", EPISODE_LOCK),
+                    ConditionExpression="#owner = :owner",
+                    ExpressionAttributeNames={"#owner": OWNER},  # a reserved word
+                    ExpressionAttributeValues={":owner": _s(owner)},
+                )
+            )
+
     def published_episodes(self, category: str) -> list[Episode]:
         """Published episodes of a category, newest first: one Query of the sparse index, never a Scan."""
         items = self._query(
@@ -266,40 +340,95 @@ class EpisodeStore:
         records = [self.get_source(item["pk"]["S"].removeprefix("SOURCE#")) for item in self._audio_sources()]
         return [r for r in records if r is not None and not r.deleted and not self.posts_of_audio(r.ref.key)]
 
-    # -- leases ----------------------------------------------------------------------------------
+    # -- feed rebuilds: the RebuildLedger of podcast_pipeline.feed.service -------------------------
+    #
+    # Every write here is retried on throttles (`_patiently`): the conditional ones are idempotent for
+    # their owner, and a repeated ADD only asks for one render more than needed, never for one less.
 
-    def acquire_lease(self, name: str, seconds: int) -> bool:
-        now = int(time.time())
-        try:
-            self._client.put_item(
+    def request_rebuild(self, category: str) -> int:
+        """Bump the feed's request generation (an atomic ADD); the generation now requested."""
+        response = self._patiently(
+            lambda: self._client.update_item(
                 TableName=self._table,
-                Item={**_key(f"LEASE#{name}", LEASE), TTL_ATTRIBUTE: {"N": str(now + seconds)}},
-                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR {TTL_ATTRIBUTE} < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
+                Key=_key(_rebuild_pk(category), REBUILD),
+                UpdateExpression="ADD #requested :one",
+                ExpressionAttributeNames={"#requested": REQUESTED},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+        )
+        return int(response["Attributes"][REQUESTED]["N"])
+
+    def take_rebuild_lease(self, category: str, owner: str, expires: int) -> tuple[int, int] | None:
+        """Hold the feed's lease as `owner` until `expires` (epoch seconds) when no one holds it, its holder's
+        lease has expired, or `owner` already holds it; (requested, rendered) as of the take, or None when
+        another live owner holds it.
+        """
+        now = int(time.time())
+        return self._rebuild_update(
+            category,
+            "SET #owner = :owner, #expires = :expires",
+            "attribute_not_exists(#owner) OR #expires < :now OR #owner = :owner",
+            {":owner": _s(owner), ":expires": {"N": str(expires)}, ":now": {"N": str(now)}},
+        )
+
+    def mark_rendered(self, category: str, owner: str, generation: int) -> tuple[int, int] | None:
+        """Record `generation` as rendered if `owner` still holds the lease; (requested, rendered) after,
+        or None when the lease has passed to another owner.
+        """
+        return self._rebuild_update(
+            category,
+            "SET #rendered = :generation",
+            "#owner = :owner",
+            {":owner": _s(owner), ":generation": {"N": str(generation)}},
+        )
+
+    def release_rebuild_lease(self, category: str, owner: str) -> tuple[int, int]:
+        """Give the lease up if `owner` holds it; (requested, rendered) as they stand after."""
+        released = self._rebuild_update(
+            category, "REMOVE #owner, #expires", "#owner = :owner", {":owner": _s(owner)}
+        )
+        return released if released is not None else self.rebuild_status(category).generations
+
+    def rebuild_status(self, category: str) -> RebuildStatus:
+        """The feed's rebuild item, read strongly consistent (all zeros before its first trigger)."""
+        item = self._get(_rebuild_pk(category), REBUILD)
+        return RebuildStatus.from_item(item) if item else RebuildStatus()
+
+    def _rebuild_update(
+        self, category: str, update: str, condition: str, values: AttributeMap
+    ) -> tuple[int, int] | None:
+        """A conditional update of the feed's rebuild item: (requested, rendered) after, None if refused."""
+        # DynamoDB refuses a name the expressions do not use.
+        names = {name: value for name, value in _REBUILD_NAMES.items() if name in f"{update} {condition}"}
+        try:
+            response = self._patiently(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(_rebuild_pk(category), REBUILD),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def release_lease(self, name: str) -> None:
-        # A lease left behind blocks its feed until it expires: worth a few more attempts than the SDK's.
-        self._patiently(
-            lambda: self._client.delete_item(TableName=self._table, Key=_key(f"LEASE#{name}", LEASE))
-        )
+            return None
+        return RebuildStatus.from_item(response["Attributes"]).generations
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _patiently(self, write: Callable[[], object]) -> None:
+    def _patiently(self, write: Callable[[], T]) -> T:
         """Run an idempotent write, retrying throttles and server errors with backoff a few times."""
-        for attempt in range(PATIENT_ATTEMPTS):
+        for attempt in range(PATIENT_ATTEMPTS - 1):
             try:
-                write()
-                return
+                return write()
             except ClientError as err:
-                code = err.response.get("Error", {}).get("Code", "")
-                if code not in RETRYABLE_CODES or attempt + 1 == PATIENT_ATTEMPTS:
+                if err.response.get("Error", {}).get("Code", "") not in RETRYABLE_CODES:
                     raise
             self._sleep(PATIENT_BACKOFF_SECONDS * 2**attempt)
+        return write()
 
     def _get(self, pk: str, sk: str) -> AttributeMap | None:
         response = self._client.get_item(TableName=self._table, Key=_key(pk, sk), ConsistentRead=True)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 STREAM_MIN = 256 * 1024
 # Small ranges kept besides the head (the end of a header-less file, 16 KiB).
 CACHE_LIMIT = 1024 * 1024
+# What GetObject answers for a version deleted for good or expired (NoSuchVersion), or for a key whose
+# current version is gone or a delete marker (NoSuchKey).
+GONE_CODES = frozenset({"NoSuchKey", "NoSuchVersion"})
 
 
 class S3RangedReader(io.RawIOBase):
@@ -136,7 +139,7 @@ class S3RangedReader(io.RawIOBase):
             response = self._get(0, length - 1)
         except Exception as exc:
             # S3 answers a range on an empty object with 416 InvalidRange
-            if self._size is None and _error_code(exc) == "InvalidRange":
+            if self._size is None and error_code(exc) == "InvalidRange":
                 self._size = 0
                 return
             raise
@@ -194,9 +197,15 @@ def _total_size(response: GetObjectOutputTypeDef) -> int:
     return response.get("ContentLength", 0)
 
 
-def _error_code(exc: Exception) -> str:
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a failed request (`NoSuchKey`, `InvalidRange`...); "" for any other error."""
     response = getattr(exc, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def object_gone(exc: BaseException) -> bool:
+    """The GET failed because the key, or the version it asked for, does not exist (any longer)."""
+    return error_code(exc) in GONE_CODES
 
 
 def probe_s3_object(
@@ -204,7 +213,8 @@ def probe_s3_object(
 ) -> AudioFacts:
     """Measure an MP3 in S3 with ranged GETs; `requests` and `bytes_read` count GETs and bytes received.
 
-    Pass `size` when known (S3 events carry it): no request is spent on it. Raises ProblemError.
+    Pass `size` when known (S3 events carry it): no request is spent on it. Raises ProblemError, and the
+    client's error for a failed GET as it is (`object_gone` tells a vanished version apart).
     """
     with S3RangedReader(s3_client, bucket, key, size, version_id) as reader:
         facts = measure(reader, reader.size, key=key)

@@ -29,6 +29,10 @@ class DeliveryError(Exception):
     retryable = True
 
 
+class NotConfiguredError(Exception):
+    """The channel has no endpoint yet (its secret holds a placeholder): nothing was sent, nothing failed."""
+
+
 class TransientDeliveryError(DeliveryError):
     """The endpoint kept failing (429, 5xx, timeouts) until the retry budget ran out; try again later."""
 
