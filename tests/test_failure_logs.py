@@ -168,6 +168,8 @@ def test_feed_logs_each_record_of_a_failed_rebuild_once(monkeypatch: pytest.Monk
             detail_type=episode["detail-type"],
         )
     assert failures_logged(lines, other) == []
+    # One line per failed record and no other: the rebuild's cause travels in each record's line.
+    assert [line["level"] for line in lines].count("ERROR") == 2
 
 
 # -- notify ----------------------------------------------------------------------------------------

@@ -44,9 +44,13 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 def _processor() -> LoggedBatchProcessor:
     # Imported on first use: Powertools' batch utility loads every event data class it knows.
     from podcast_pipeline.batch import LoggedBatchProcessor
+    from podcast_pipeline.feed.service import FeedStillBehind
     from podcast_pipeline.routes import FEED
 
-    return LoggedBatchProcessor(logger, max_receive_count=FEED.max_receive_count)
+    # A feed still behind after the most renders one invocation makes is rendered on the next delivery.
+    return LoggedBatchProcessor(
+        logger, max_receive_count=FEED.max_receive_count, transient=(FeedStillBehind,)
+    )
 
 
 # A lease outlives the invocation that took it by this much, and no more: a crashed rebuild frees its feed
@@ -98,8 +102,11 @@ def _event_of(record: SQSRecord) -> tuple[str, str] | None:
 
 
 @tracer.capture_method
-def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
-    """Rebuild every category the records name, once each; the categories whose rebuild failed."""
+def _rebuild(records: list[SQSRecord], lease_seconds: int) -> dict[str, Exception]:
+    """Rebuild every category the records name, once each; what failed each category that did not rebuild.
+
+    A failure is not logged here: each of its records is, once, with this cause (batch.py).
+    """
     from podcast_pipeline.feed.service import FeedStillBehind, rebuild_feeds
 
     event_ids: dict[str, list[str]] = {}
@@ -107,7 +114,7 @@ def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
         parsed = _event_of(record)
         if parsed:
             event_ids.setdefault(parsed[1], []).append(parsed[0])
-    failed: set[str] = set()
+    failed: dict[str, Exception] = {}
     for category, ids in event_ids.items():
         logger.set_correlation_id(ids[0])
         logger.append_keys(category=category, event_ids=ids)
@@ -124,16 +131,10 @@ def _rebuild(records: list[SQSRecord], lease_seconds: int) -> set[str]:
             )
         except FeedStillBehind as behind:
             _report(behind.rebuild)
-            logger.warning(
-                "feed still behind its requests after the most renders one invocation makes; "
-                "the records will be delivered again",
-                extra={"renders": len(behind.rebuild.renders)},
-            )
-            failed.add(category)
+            failed[category] = behind
             continue
-        except Exception:
-            logger.exception("feed rebuild failed")
-            failed.add(category)
+        except Exception as err:
+            failed[category] = err
             continue
         for rebuild in rebuilds:
             _report(rebuild)
@@ -185,7 +186,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
-    failed: set[str] | None  # None: no category could be rebuilt, for `cause`
+    failed: dict[str, Exception] | None  # None: no category could be rebuilt, for `cause`
     cause: Exception | None = None
     try:
         failed = _rebuild(records, context.get_remaining_time_in_millis() // 1000 + LEASE_MARGIN_SECONDS)
@@ -199,7 +200,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
             # Retrying cannot make it an Episode event: say so and let it go.
             logger.warning("ignoring a message that is not an Episode event", extra={"id": record.message_id})
         elif failed is None or parsed[1] in failed:
-            raise FeedNotRebuilt(f"the {parsed[1]} feed was not rebuilt") from cause
+            why = cause if failed is None else failed[parsed[1]]
+            raise FeedNotRebuilt(f"the {parsed[1]} feed was not rebuilt: {why}") from why
 
     return process_partial_response(
         event=event, record_handler=record_handler, processor=_processor(), context=context
