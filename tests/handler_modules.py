@@ -8,11 +8,13 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from podcast_pipeline.local.runner import FUNCTION_OUTPUT
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -27,7 +29,10 @@ def fresh_handler(function: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up there
     try:
-        spec.loader.exec_module(module)
+        # Powertools binds a service's logger to the stdout of its first import, for the whole process:
+        # the local runner's, so that local sessions later in this process still get the functions' lines.
+        with redirect_stdout(FUNCTION_OUTPUT):
+            spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]
         raise

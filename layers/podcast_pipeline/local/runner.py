@@ -87,17 +87,17 @@ class _FunctionOutput(io.TextIOBase):
         (self.target or sys.stderr).flush()
 
 
-_FUNCTION_OUTPUT = _FunctionOutput()
+FUNCTION_OUTPUT = _FunctionOutput()
 
 
 @contextmanager
 def _function_output(target: TextIO) -> Iterator[None]:
-    _FUNCTION_OUTPUT.target = target
+    FUNCTION_OUTPUT.target = target
     try:
-        with redirect_stdout(_FUNCTION_OUTPUT):
+        with redirect_stdout(FUNCTION_OUTPUT):
             yield
     finally:
-        _FUNCTION_OUTPUT.target = None
+        FUNCTION_OUTPUT.target = None
 
 
 @dataclass(frozen=True)
