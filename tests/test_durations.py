@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podcast_pipeline.durations import format_duration, is_canonical, parse_duration
+from podcast_pipeline.durations import format_clock, format_duration, is_canonical, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,13 @@ def test_format_is_the_shows_style(seconds: int, written: str) -> None:
 def test_format_rejects_negative() -> None:
     with pytest.raises(ValueError, match="negative"):
         format_duration(-1)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(3703.704, "1:01:43"), (59.99, "0:00:59"), (0, "0:00:00"), (36000, "10:00:00")]
+)
+def test_format_clock_truncates_and_always_shows_hours(seconds: float, text: str) -> None:
+    assert format_clock(seconds) == text
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from podcast_pipeline.notify.messages import (
     ascii_subject,
     compose,
     fix_lines,
-    format_duration,
     format_size,
 )
 from podcast_pipeline.notify.sink import notification_record
@@ -39,13 +38,6 @@ def block_texts(payload: dict[str, Any]) -> str:
         parts += [field["text"] for field in block.get("fields", [])]
         parts += [element["text"] for element in block.get("elements", [])]
     return "\n".join(parts)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(3703.704, "1:01:43"), (59.99, "0:00:59"), (0, "0:00:00"), (36000, "10:00:00")]
-)
-def test_format_duration_truncates(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 def test_format_size_gives_bytes_and_megabytes() -> None:

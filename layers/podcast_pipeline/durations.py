@@ -2,6 +2,7 @@
 
 The show's canonical spelling has no leading zero on the first field (`1:02:04`, `2:50`, `0:45`) and
 always two digits after a colon. Durations are whole seconds: a fraction is rejected, not rounded.
+Messages to people show a length as a player does instead, always with hours (`format_clock`).
 """
 
 from __future__ import annotations
@@ -49,12 +50,18 @@ def parse_duration(text: str | int) -> int:
 
 
 def format_duration(seconds: int) -> str:
-    """The canonical spelling: `H:MM:SS` from one hour on, else `M:SS`."""
+    """The canonical front-matter spelling: `H:MM:SS` from one hour on, else `M:SS`."""
     if seconds < 0:
         raise ValueError(f"duration {seconds} is negative")
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_clock(seconds: float) -> str:
+    """`H:MM:SS` of whole seconds, truncated as players show a length (3703.9 -> "1:01:43")."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def is_canonical(text: str) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podcast_pipeline.config import SiteConfig
+from podcast_pipeline.durations import format_clock
 from podcast_pipeline.routes import DetailType
 
 # Slack's limits (Block Kit reference): a section's text, a header, and what a message should stay under.
@@ -40,12 +41,6 @@ class Message:
     number: int | None
     slack: dict[str, Any] | None
     email: Email | None
-
-
-def format_duration(seconds: float) -> str:
-    """H:MM:SS of whole seconds, truncated as players show it (3703.9 -> "1:01:43")."""
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def format_size(size: int) -> str:
@@ -264,7 +259,7 @@ def _facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
     if isinstance(measured.get("bytes"), int):
         facts.append(("Size", format_size(measured["bytes"])))
     if isinstance(measured.get("duration_seconds"), int | float):
-        facts.append(("Duration", format_duration(measured["duration_seconds"])))
+        facts.append(("Duration", format_clock(measured["duration_seconds"])))
     return facts
 
 
