@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from podcast_pipeline.audio import AudioFacts, measure
+from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import SiteConfig
 from podcast_pipeline.episode import State
 from podcast_pipeline.posts import parse_post, post_identity
@@ -151,16 +151,6 @@ def check_post(site_dir: Path, post_file: SiteFile, config: SiteConfig) -> Episo
     problems = episode.problems + unreadable
     state = State.FAILED if any(problem.is_error for problem in problems) else episode.state
     return EpisodeCheck(episode.id, post_file, audio_file, state, problems)
-
-
-def measure_file(path: Path, key: str) -> AudioFacts:
-    try:
-        with path.open("rb") as reader:
-            return measure(reader, key=key)
-    except OSError as problem:
-        raise ProblemError(
-            error(Code.AUDIO_MISSING, f"cannot read {path}: {problem.strerror}", key=key)
-        ) from problem
 
 
 def file_sha256(path: Path) -> str:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from podcast_pipeline.audio import AudioFacts, measure
+from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.backfill import site_posts
 from podcast_pipeline.backfill_cli import add_backfill_parser
 from podcast_pipeline.config import SAMPLE_CONFIG, ConfigError, SiteConfig, load_config
@@ -31,7 +31,7 @@ from podcast_pipeline.feed.cli import add_feed_parser
 from podcast_pipeline.local.cli import add_invoke_parser, add_local_parser
 from podcast_pipeline.posts import Post, parse_post, rewrite_fields
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
-from podcast_pipeline.verify import audio_key_of, decide, unusable_post
+from podcast_pipeline.verify import audio_key_of, decide, fix_values, unusable_post
 
 EXIT_VERIFIED = 0
 EXIT_FAILED = 1
@@ -204,10 +204,7 @@ def _fix(inputs: Inputs, *, dry_run: bool) -> _Fixed:
         looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
         err.print(Text(f"{inputs.path}: pass --audio FILE.mp3 to measure{looked}"))
         return _Fixed.UNUSABLE
-    values = {
-        "mp3_bytes": str(inputs.audio.bytes),
-        "mp3_duration": format_duration(int(inputs.audio.duration_seconds)),
-    }
+    values = fix_values(inputs.audio.bytes, inputs.audio.duration_seconds)
     try:
         fixed = rewrite_fields(inputs.text, values)
     except ProblemError as problem:
@@ -280,11 +277,7 @@ def _load(
 
 def _measure(path: Path, post: Post, config: SiteConfig) -> AudioFacts:
     try:
-        with path.open("rb") as reader:
-            return measure(reader, key=str(path))
-    except OSError as problem:
-        missing = error(Code.AUDIO_MISSING, f"cannot read {path}: {problem.strerror}", key=str(path))
-        raise _unusable(path, config, post, missing) from problem
+        return measure_file(path, key=str(path))
     except ProblemError as problem:
         raise _unusable(path, config, post, problem.problem) from problem
 

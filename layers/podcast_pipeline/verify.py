@@ -44,6 +44,12 @@ def parse_byte_count(text: str) -> int:
     return int(written)
 
 
+def fix_values(size: int, seconds: float) -> dict[str, str]:
+    """The front-matter values of an MP3 of `size` bytes and `seconds` long, in the show's style (the
+    duration truncated to whole seconds): what a finding's fix, and `fix`, write."""
+    return {"mp3_bytes": str(size), "mp3_duration": format_duration(math.floor(seconds))}
+
+
 @dataclass(frozen=True)
 class _Truth:
     """What the measured file says the two fields should be."""
@@ -57,7 +63,7 @@ class _Truth:
 
     @property
     def fix(self) -> dict[str, str]:
-        return {"mp3_bytes": str(self.size), "mp3_duration": format_duration(self.seconds)}
+        return fix_values(self.size, self.exact_seconds)
 
     @property
     def length(self) -> str:
@@ -130,9 +136,7 @@ def _swapped(
         f"and mp3_duration says {raw_duration!r} (a byte count)"
     )
     if truth is None:
-        return error(
-            Code.FIELDS_SWAPPED, message, {"mp3_bytes": str(count), "mp3_duration": format_duration(seconds)}
-        )
+        return error(Code.FIELDS_SWAPPED, message, fix_values(count, seconds))
     return error(
         Code.FIELDS_SWAPPED, f"{message}; the file is {truth.size} bytes and {truth.length} long", truth.fix
     )

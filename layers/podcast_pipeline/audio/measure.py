@@ -6,7 +6,8 @@ Reads, in order: the head of the file (ID3v2 tags and the first frames), then on
 - without one, one read at the end of the file proves a constant bitrate (duration = audio bytes / byte
   rate) or shows a variable one, whose frames are then all walked.
 
-The reader may be a plain file or the ranged S3 reader; this module does no I/O of its own.
+The reader may be a plain file or the ranged S3 reader; `measure` does no I/O of its own (`measure_file`
+opens a local file for it).
 
 Truncation: encoders write whole frames, so a last frame cut short, or less audio than a Xing/Info/VBRI
 header announces, means an incomplete copy and is TRUNCATED_MP3 however few bytes are missing. Bytes after
@@ -28,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import mutagen
@@ -467,6 +469,15 @@ def measure(reader: SeekableReader, size: int | None = None, *, key: str | None 
     frame = _frame_at(data, info.frame_offset)
     assert frame is not None  # mutagen parsed a frame there
     return _headerless(src, size, first, frame, facts, key)
+
+
+def measure_file(path: Path, key: str | None = None) -> AudioFacts:
+    """`measure` of a local file; ProblemError(AUDIO_MISSING) when it cannot be read."""
+    try:
+        with path.open("rb") as reader:
+            return measure(reader, key=key)
+    except OSError as problem:
+        raise _fail(Code.AUDIO_MISSING, f"cannot read {path}: {problem.strerror}", key) from problem
 
 
 _Facts = Callable[[float, int, str, bool], AudioFacts]
