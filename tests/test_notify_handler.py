@@ -8,6 +8,7 @@ import importlib.util
 import io
 import json
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -440,4 +441,27 @@ def test_without_a_webhook_slack_is_skipped_and_a_deployment_with_one_sends_the_
 
         assert len(sink.received) == 1
     assert len(stack.emails()) == 1
+    notify._dependencies.cache_clear()
+
+
+def test_a_copy_of_an_event_being_delivered_elsewhere_succeeds_and_the_message_goes_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one event in two invocations at once: the second finds the first's marker in
+    progress and leaves the message to it, instead of failing and coming back after the visibility
+    timeout."""
+    event = sample("episode-published")
+    with WebhookSink([Reply(delay_seconds=1.5)]) as sink:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", sink.url)
+        notify._dependencies.cache_clear()
+        first: list[dict[str, Any]] = []
+        slow = threading.Thread(target=lambda: first.append(invoke(sqs_batch(event)[0])))
+        slow.start()
+        deadline = time.monotonic() + 10
+        while not sink.received and time.monotonic() < deadline:  # the first copy is talking to Slack
+            time.sleep(0.02)
+        assert invoke(sqs_batch(event)[0]) == {"batchItemFailures": []}
+        slow.join()
+        assert first == [{"batchItemFailures": []}]
+        assert len(sink.received) == 1
     notify._dependencies.cache_clear()

@@ -94,13 +94,24 @@ class _PowertoolsGuard:
         )
 
     def once(self, key: str, action: Callable[[], None]) -> bool:
+        """Run `action` unless a delivery of the same meaning completed, or is running right now.
+
+        A delivery in progress elsewhere (a duplicate copy of the event in another invocation) is left to
+        finish: if it fails, its marker goes and its own record brings the message back, so this copy
+        need not be retried as well.
+        """
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
         ran: list[bool] = []
 
         def run() -> None:
             action()
             ran.append(True)
 
-        self._once(delivery={"key": key}, action=run)
+        try:
+            self._once(delivery={"key": key}, action=run)
+        except IdempotencyAlreadyInProgressError:
+            logger.info("another invocation is delivering this message now", extra={"idempotency_key": key})
         return bool(ran)
 
 
