@@ -82,9 +82,12 @@ FEED = Route(
     function="feed",
     bus=Bus.PIPELINE,
     detail_types=(DetailType.EPISODE_PUBLISHED, DetailType.EPISODE_UPDATED, DetailType.EPISODE_UNPUBLISHED),
-    # A bulk upload becomes a few large batches, so each feed is rebuilt a few times, not once per episode.
+    # A bulk upload becomes a few large batches, so each feed is rebuilt a few times, not once per episode:
+    # about one render per window while the upload lasts. A minute keeps a show's whole sync to two or
+    # three renders (measured: `python -m bench.bulk_upload`; 20 s gave six under chaos) and costs little
+    # freshness, since apps and the CDN hold a feed for five minutes anyway (feed/service.CACHE_CONTROL).
     batch_size=100,
-    batching_window_seconds=20,
+    batching_window_seconds=60,
     # Renders up to 10,000 episodes per feed and writes each changed feed.
     memory_mb=1024,
     timeout_seconds=120,
