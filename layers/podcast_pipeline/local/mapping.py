@@ -13,6 +13,11 @@ functions run at the same time, as on Lambda. Each poller:
   ratio is reported), so they come back later and SQS's receive count climbs toward the redrive to the
   dead-letter queue, which moto applies on receive;
 - hands each batch over in no particular order.
+
+Only the visibility timeouts are scaled, not the functions' time: the leases and locks a handler takes
+last as on AWS (its timeout plus a margin). On AWS a crashed invocation's records come back after those
+have expired; here, after an environment is killed past its timeout, they come back first and wait out
+the lease (the feed coalesces onto it, ingest retries until the episode's lock expires).
 """
 
 from __future__ import annotations
