@@ -10,14 +10,13 @@ by side: wall time, renders per feed, retried and dead-lettered records, peak co
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import write_results
+from bench import run_over_input
 from bench.pipeline import build_input
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bulk_upload.json"
@@ -78,15 +77,9 @@ def show(result: Mapping[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bulk_upload", description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, help="podcast episodes given an MP3 (default: all)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = run(args.limit)
-    show(result)
-    write_results(args.out, result)
-    print(f"wrote {args.out}")
-    return 0
+    return run_over_input(
+        argv, prog="python -m bench.bulk_upload", doc=__doc__ or "", run=run, show=show, results=RESULTS
+    )
 
 
 if __name__ == "__main__":

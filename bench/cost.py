@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import write_results
+from bench import report
 from podcast_pipeline.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,11 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     measured = json.loads(args.pipeline.read_text())
-    result = estimate(measured, configured_memory(), args.mb_per_second)
-    show(result)
-    write_results(args.out, result)
-    print(f"wrote {args.out}")
-    return 0
+    return report(estimate(measured, configured_memory(), args.mb_per_second), show, args.out)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ eventually consistent), at least one.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import botocore.session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "tests")]
 
-from bench import write_results  # noqa: E402
+from bench import run_over_input  # noqa: E402
 from podcast_pipeline import table  # noqa: E402
 from podcast_pipeline.local import REGION, emulation  # noqa: E402
 from podcast_pipeline.routes import ROUTES  # noqa: E402
@@ -360,15 +359,9 @@ def show(result: Mapping[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, help="podcast episodes given an MP3 (default: all)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = run(args.limit)
-    show(result)
-    write_results(args.out, result)
-    print(f"wrote {args.out}")
-    return 0
+    return run_over_input(
+        argv, prog="python -m bench.pipeline", doc=__doc__ or "", run=run, show=show, results=RESULTS
+    )
 
 
 if __name__ == "__main__":
