@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -142,14 +142,16 @@ def post_identity(key: str, config: SiteConfig) -> PostIdentity:
     )
 
 
+def check_post_size(key: str, size: int) -> None:
+    """ProblemError(TOO_LARGE) for a post of `size` bytes over the cap, before it is read or decoded."""
+    if size > MAX_POST_BYTES:
+        message = f"post is {size} bytes; the limit is {MAX_POST_BYTES} bytes"
+        raise ProblemError(error(Code.TOO_LARGE, message, key=key))
+
+
 def parse_post(key: str, data: bytes, *, posts_prefix: str = "_posts/") -> Post:
     """Parse one post object; ProblemError for anything that cannot be used as a post."""
-    if len(data) > MAX_POST_BYTES:
-        raise ProblemError(
-            error(
-                Code.TOO_LARGE, f"post is {len(data)} bytes; posts may be at most {MAX_POST_BYTES}", key=key
-            )
-        )
+    check_post_size(key, len(data))
     where = parse_key(key, posts_prefix=posts_prefix)
     text = _decode(key, data)
     metadata, body = _split(key, text)
@@ -301,29 +303,46 @@ def _written(source: str, node: yaml.Node) -> str | None:
     return source[node.start_mark.index : node.end_mark.index]
 
 
-def _split(key: str, text: str) -> tuple[dict[Any, Any], str]:
-    handler = SafeYAMLHandler()
+class _Bounds(NamedTuple):
+    """Offsets in a post's text of its front-matter's opening and closing `---` lines."""
+
+    opening_start: int
+    opening_end: int
+    closing_start: int
+    closing_end: int
+
+
+# python-frontmatter's boundary line: three or more dashes (its `\s*` also takes blank lines after them).
+_BOUNDARY: re.Pattern[str] = SafeYAMLHandler.FM_BOUNDARY
+
+
+def _front_matter_bounds(text: str, key: str | None = None) -> _Bounds:
+    """Where the front-matter block of `text` is, found as python-frontmatter's split finds it: the text,
+    stripped of white space around it, starts with a `---` line, and the next such line closes the block.
+    """
     stripped = text.strip()
-    if not handler.detect(stripped):
-        raise ProblemError(
-            error(Code.NO_FRONT_MATTER, "post does not start with a `---` front-matter block", key=key)
-        )
-    try:
-        fm, body = handler.split(stripped)
-    except ValueError as err:
-        raise ProblemError(
-            error(
-                Code.NO_FRONT_MATTER,
-                "post opens a front-matter block with `---` but never closes it",
-                key=key,
-            )
-        ) from err
+    lead = len(text) - len(text.lstrip())
+    boundaries = _BOUNDARY.finditer(stripped)
+    opening = next(boundaries, None)
+    if opening is None or opening.start() != 0:
+        message = "post does not start with a `---` front-matter block"
+        raise ProblemError(error(Code.NO_FRONT_MATTER, message, key=key))
+    closing = next(boundaries, None)
+    if closing is None:
+        message = "post opens a front-matter block with `---` but never closes it"
+        raise ProblemError(error(Code.NO_FRONT_MATTER, message, key=key))
+    return _Bounds(lead + opening.start(), lead + opening.end(), lead + closing.start(), lead + closing.end())
+
+
+def _split(key: str, text: str) -> tuple[dict[Any, Any], str]:
+    bounds = _front_matter_bounds(text, key)
+    fm, body = text[bounds.opening_end : bounds.closing_start], text[bounds.closing_end :]
     size = len(fm.encode("utf-8"))
     if size > MAX_FRONT_MATTER_BYTES:
         message = f"front-matter is {size:,} bytes; front-matter may be at most {MAX_FRONT_MATTER_BYTES:,}"
         raise ProblemError(error(Code.TOO_LARGE, message, key=key))
     try:
-        metadata = handler.load(fm)
+        metadata = SafeYAMLHandler().load(fm)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
         # ValueError: e.g. `date: 2020-13-45` passes the timestamp pattern, then fails datetime.date.
         raise _invalid(key, f"front-matter is not valid YAML: {_one_line(err)}") from err
@@ -387,7 +406,11 @@ def rewrite_fields(text: str, values: Mapping[str, str]) -> str:
     if not values:
         return text
     lines = re.split(r"(?<=\n)", text)
-    opening, closing = _front_matter_bounds(lines)
+    bom = 1 if text.startswith("\ufeff") else 0
+    bounds = _front_matter_bounds(text[bom:])
+    # line indexes of the `---` lines: `lines` splits after each newline
+    opening = text.count("\n", 0, bom + bounds.opening_start)
+    closing = text.count("\n", 0, bom + bounds.closing_start)
     wanted = {re.escape(name) for name in values}
     field_line = re.compile(
         rf"(?P<name>{'|'.join(sorted(wanted))})(?P<sep>[ \t]*:[ \t]*)"
@@ -420,20 +443,6 @@ def rewrite_fields(text: str, values: Mapping[str, str]) -> str:
         ending = "\r\n" if neighbour.endswith("\r\n") else "\n"
         out[insert_at:insert_at] = [f"{name}: {_quote(values[name], style)}{ending}" for name in missing]
     return "".join(out)
-
-
-def _front_matter_bounds(lines: list[str]) -> tuple[int, int]:
-    """Indexes of the opening and closing `---` lines (the same boundaries python-frontmatter uses)."""
-    boundary = re.compile(r"\ufeff?-{3,}[ \t]*\r?\n?")
-    opening = next((i for i, line in enumerate(lines) if line.strip("\ufeff \t\r\n")), None)
-    if opening is None or not boundary.fullmatch(lines[opening]):
-        raise ProblemError(error(Code.NO_FRONT_MATTER, "post does not start with a `---` front-matter block"))
-    closing = next((i for i in range(opening + 1, len(lines)) if boundary.fullmatch(lines[i])), None)
-    if closing is None:
-        raise ProblemError(
-            error(Code.NO_FRONT_MATTER, "post opens a front-matter block with `---` but never closes it")
-        )
-    return opening, closing
 
 
 def _quote(value: str, style: str) -> str:

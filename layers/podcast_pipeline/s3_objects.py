@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 from podcast_pipeline.audio import AudioFacts, object_gone, probe_s3_object
 from podcast_pipeline.episode import SourceRef
 from podcast_pipeline.ingest import SourceGone
-from podcast_pipeline.posts import MAX_POST_BYTES
-from podcast_pipeline.problems import Code, Problem, ProblemError, error
+from podcast_pipeline.posts import MAX_POST_BYTES, check_post_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -45,8 +44,8 @@ class S3Objects:
 
     def read_post(self, ref: SourceRef) -> bytes:
         """The post's bytes; a post over the cap is refused before it is downloaded. SourceGone: gone."""
-        if ref.size is not None and ref.size > MAX_POST_BYTES:
-            raise ProblemError(_too_large(ref.key, ref.size))
+        if ref.size is not None:
+            check_post_size(ref.key, ref.size)
         if ref.size == 0:
             return b""  # S3 answers any range of an empty object with 416 InvalidRange
         # One byte past the cap tells "too large" apart from "exactly at the cap" when the size is unknown.
@@ -59,8 +58,7 @@ class S3Objects:
             else:
                 response = self._client.get_object(Bucket=self._bucket, Key=ref.key, Range=cap)
         data = response["Body"].read()
-        if len(data) > MAX_POST_BYTES:
-            raise ProblemError(_too_large(ref.key, len(data)))
+        check_post_size(ref.key, len(data))
         return data
 
     def probe_audio(self, ref: SourceRef) -> AudioFacts:
@@ -98,7 +96,3 @@ def _gone_as_outcome(ref: SourceRef) -> Iterator[None]:
         if object_gone(err):
             raise SourceGone(ref) from err
         raise
-
-
-def _too_large(key: str, size: int) -> Problem:
-    return error(Code.TOO_LARGE, f"post is {size} bytes; the limit is {MAX_POST_BYTES} bytes", key=key)
