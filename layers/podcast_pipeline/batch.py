@@ -34,6 +34,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError
 
+from podcast_pipeline.routes import S3_SOURCE
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.batch.base import FailureResponse
@@ -59,7 +61,6 @@ THROTTLING_CODES = frozenset(
         "EC2ThrottledException",
     }
 )
-S3_SOURCE = "aws.s3"
 
 
 class LoggedBatchProcessor(BatchProcessor):

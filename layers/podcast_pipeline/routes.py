@@ -29,6 +29,13 @@ class DetailType(StrEnum):
     FEED_UPDATED = "Feed Updated"
 
 
+class S3DetailType(StrEnum):
+    """The notifications S3 puts on the default bus that ingest listens to."""
+
+    OBJECT_CREATED = "Object Created"
+    OBJECT_DELETED = "Object Deleted"
+
+
 class Bus(StrEnum):
     DEFAULT = "default"  # where S3 sends its notifications
     PIPELINE = "pipeline"  # our custom bus
@@ -66,7 +73,7 @@ INGEST = Route(
     function="ingest",
     bus=Bus.DEFAULT,
     # Only these two: moto (and S3 itself for tagging) also emits `Object Tags Added` on every put.
-    detail_types=("Object Created", "Object Deleted"),
+    detail_types=(S3DetailType.OBJECT_CREATED, S3DetailType.OBJECT_DELETED),
     batch_size=10,
     # A header-less VBR MP3 is read whole (up to ~110 MB) and every frame walked.
     memory_mb=1024,

@@ -8,9 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
 from podcast_pipeline.episode import SourceRef
+from podcast_pipeline.routes import S3_SOURCE, S3DetailType
 
-OBJECT_CREATED = "Object Created"
-OBJECT_DELETED = "Object Deleted"
 SEQUENCER_WIDTH = 40
 
 
@@ -46,7 +45,7 @@ class NotAnS3Event(ValueError):
 def parse_s3_event(event: dict[str, Any]) -> ObjectChange:
     notification = S3EventBridgeNotificationEvent(event)
     source, detail_type = notification.get("source"), notification.get("detail-type")
-    if source != "aws.s3" or detail_type not in (OBJECT_CREATED, OBJECT_DELETED):
+    if source != S3_SOURCE or detail_type not in (S3DetailType.OBJECT_CREATED, S3DetailType.OBJECT_DELETED):
         raise NotAnS3Event(f"unexpected event {source!r} / {detail_type!r}")
     try:
         obj = notification.detail.object
@@ -54,7 +53,7 @@ def parse_s3_event(event: dict[str, Any]) -> ObjectChange:
             event_id=notification.get("id") or "",
             bucket=notification.detail.bucket.name,
             key=obj.key,
-            deleted=detail_type == OBJECT_DELETED,
+            deleted=detail_type == S3DetailType.OBJECT_DELETED,
             version_id=obj.get("version-id") or None,
             etag=(obj.get("etag") or "").strip('"') or None,
             sequencer=normalize_sequencer(obj.get("sequencer")),
