@@ -17,7 +17,6 @@ from corpus import CORPUS_CONFIG, corpus_posts, needs_corpus
 
 from podcast_pipeline.backfill import (
     Action,
-    Kind,
     SiteFile,
     StoreError,
     UploadError,
@@ -27,6 +26,7 @@ from podcast_pipeline.backfill import (
 )
 from podcast_pipeline.cli import main
 from podcast_pipeline.config import load_config
+from podcast_pipeline.episode import ObjectKind
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -264,17 +264,17 @@ def test_every_mp3_goes_up_before_any_post(small_site_files: list[SiteFile]) -> 
     sent: list[int] = []
     upload_planned(planned, store, workers=4, on_bytes=sent.append)
     kinds = [file.kind for file in store.uploaded]
-    assert kinds.count(Kind.AUDIO) == SMALL_EPISODES
-    assert max(i for i, kind in enumerate(kinds) if kind is Kind.AUDIO) < kinds.index(Kind.POST)
+    assert kinds.count(ObjectKind.AUDIO) == SMALL_EPISODES
+    assert max(i for i, kind in enumerate(kinds) if kind is ObjectKind.AUDIO) < kinds.index(ObjectKind.POST)
     assert sum(sent) == sum(file.size for file in small_site_files)
 
 
 def test_a_failed_mp3_upload_stops_before_the_posts(small_site_files: list[SiteFile]) -> None:
-    mp3 = next(file for file in small_site_files if file.kind is Kind.AUDIO)
+    mp3 = next(file for file in small_site_files if file.kind is ObjectKind.AUDIO)
     store = RecordingStore(failing=frozenset({mp3.key}))
     planned = plan_uploads(small_site_files, store, workers=2)
     with pytest.raises(UploadError) as failed:
         upload_planned(planned, store, workers=2)
     assert [failure.key for failure in failed.value.failures] == [mp3.key]
-    assert {file.kind for file in store.uploaded} == {Kind.AUDIO}
+    assert {file.kind for file in store.uploaded} == {ObjectKind.AUDIO}
     assert len(failed.value.uploaded) == SMALL_EPISODES - 1

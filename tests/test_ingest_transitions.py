@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from podcast_pipeline.config import SAMPLE_CONFIG, load_config
-from podcast_pipeline.episode import Episode, State
-from podcast_pipeline.ingest import Kind, classify, transition_events
+from podcast_pipeline.episode import Episode, ObjectKind, State
+from podcast_pipeline.ingest import classify, transition_events
 from podcast_pipeline.routes import DetailType
 
 EPISODE = Episode(id="podcast/1-a", category="podcast", slug="1-a", date="2020-01-01", state=State.PUBLISHED)
@@ -42,14 +42,14 @@ def test_transition_events(before: State | None, after: State, expected: list[De
 @pytest.mark.parametrize(
     ("key", "kind"),
     [
-        ("_posts/podcast/2020-10-26-54-x.md", Kind.POST),
-        ("_posts/2020-10-26-54-x.markdown", Kind.POST),
-        ("assets/podcast/sample-show-54.mp3", Kind.AUDIO),
-        ("assets/podcast/SAMPLE.MP3", Kind.AUDIO),
-        ("podcast/feed.xml", Kind.OTHER),
-        ("drafts/2020-10-26-x.md", Kind.OTHER),
-        ("_includes/services-used.html", Kind.OTHER),
+        ("_posts/podcast/2020-10-26-54-x.md", ObjectKind.POST),
+        ("_posts/2020-10-26-54-x.markdown", ObjectKind.POST),
+        ("assets/podcast/sample-show-54.mp3", ObjectKind.AUDIO),
+        ("assets/podcast/SAMPLE.MP3", ObjectKind.AUDIO),
+        ("podcast/feed.xml", ObjectKind.OTHER),
+        ("drafts/2020-10-26-x.md", ObjectKind.OTHER),
+        ("_includes/services-used.html", ObjectKind.OTHER),
     ],
 )
-def test_classify(key: str, kind: Kind) -> None:
+def test_classify(key: str, kind: ObjectKind) -> None:
     assert classify(key, load_config(SAMPLE_CONFIG)) is kind

@@ -29,20 +29,16 @@ from typing import Protocol
 
 from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import SiteConfig
-from podcast_pipeline.episode import State
+from podcast_pipeline.episode import ObjectKind, State
 from podcast_pipeline.posts import parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.verify import audio_key_of, decide
 
-
-class Kind(StrEnum):
-    AUDIO = "audio"
-    INCLUDE = "include"
-    POST = "post"
-
-
 # The order of the upload phases (see the module docstring).
-UPLOAD_PHASES: tuple[tuple[Kind, ...], ...] = ((Kind.AUDIO, Kind.INCLUDE), (Kind.POST,))
+UPLOAD_PHASES: tuple[tuple[ObjectKind, ...], ...] = (
+    (ObjectKind.AUDIO, ObjectKind.INCLUDE),
+    (ObjectKind.POST,),
+)
 
 
 class SiteError(Exception):
@@ -55,7 +51,7 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class SiteFile:
-    kind: Kind
+    kind: ObjectKind
     key: str  # the bucket key
     path: Path
     size: int
@@ -101,16 +97,16 @@ def scan_site(site_dir: Path, config: SiteConfig) -> Site:
     posts = site_posts(site_dir, config)
     if not posts:
         raise SiteError(f"no posts (*.md) under {site_dir / config.posts_prefix}")
-    includes = _files_under(site_dir, config.includes_prefix, Kind.INCLUDE)
+    includes = _files_under(site_dir, config.includes_prefix, ObjectKind.INCLUDE)
     return Site(tuple(check_post(site_dir, post, config) for post in posts), tuple(includes))
 
 
 def site_posts(site_dir: Path, config: SiteConfig) -> list[SiteFile]:
     """The posts (`*.md` under the posts prefix, any depth) of a site folder, in key order."""
-    return _files_under(site_dir, config.posts_prefix, Kind.POST, suffix=".md")
+    return _files_under(site_dir, config.posts_prefix, ObjectKind.POST, suffix=".md")
 
 
-def _files_under(site_dir: Path, prefix: str, kind: Kind, *, suffix: str = "") -> list[SiteFile]:
+def _files_under(site_dir: Path, prefix: str, kind: ObjectKind, *, suffix: str = "") -> list[SiteFile]:
     folder = site_dir / prefix
     if not folder.is_dir():
         return []
@@ -122,7 +118,7 @@ def _files_under(site_dir: Path, prefix: str, kind: Kind, *, suffix: str = "") -
     ]
 
 
-def _site_file(site_dir: Path, path: Path, kind: Kind) -> SiteFile:
+def _site_file(site_dir: Path, path: Path, kind: ObjectKind) -> SiteFile:
     return SiteFile(kind, path.relative_to(site_dir).as_posix(), path, path.stat().st_size)
 
 
@@ -140,7 +136,7 @@ def check_post(site_dir: Path, post_file: SiteFile, config: SiteConfig) -> Episo
     unreadable: tuple[Problem, ...] = ()
     if audio_key is not None and audio_path is not None:
         if audio_path.is_file():
-            audio_file = _site_file(site_dir, audio_path, Kind.AUDIO)
+            audio_file = _site_file(site_dir, audio_path, ObjectKind.AUDIO)
             try:
                 facts = measure_file(audio_path, audio_key)
             except ProblemError as problem:

@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 from podcast_pipeline.backfill import (
-    Kind,
     ObjectStore,
     PlannedFile,
     Site,
@@ -31,6 +30,7 @@ from podcast_pipeline.backfill import (
     upload_planned,
 )
 from podcast_pipeline.config import SAMPLE_CONFIG, ConfigError, load_config
+from podcast_pipeline.episode import ObjectKind
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -202,7 +202,7 @@ def _summary(planned: Sequence[PlannedFile], uploaded: Sequence[PlannedFile], *,
     table.add_column(sent, justify="right")
     table.add_column("unchanged", justify="right")
     table.add_column(f"bytes {sent}", justify="right")
-    labels = {Kind.AUDIO: "MP3s", Kind.INCLUDE: "includes", Kind.POST: "posts"}
+    labels = {ObjectKind.AUDIO: "MP3s", ObjectKind.INCLUDE: "includes", ObjectKind.POST: "posts"}
     moved = planned if dry_run else uploaded
     for kind, label in labels.items():
         of_kind = [item for item in planned if item.file.kind is kind]

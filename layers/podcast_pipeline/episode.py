@@ -19,6 +19,15 @@ class State(StrEnum):
     UNPUBLISHED = "unpublished"
 
 
+class ObjectKind(StrEnum):
+    """What an object of the content bucket is to the pipeline."""
+
+    POST = "post"
+    AUDIO = "audio"
+    INCLUDE = "include"  # a Liquid include of show notes
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class SourceRef:
     """One S3 object version an episode was built from."""

@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any, Protocol
 
 from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.bus import Event, PublishError
 from podcast_pipeline.config import SiteConfig
-from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.episode import Episode, ObjectKind, SourceRef, State
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
@@ -86,18 +85,12 @@ class Publisher(Protocol):
         ...
 
 
-class Kind(StrEnum):
-    POST = "post"
-    AUDIO = "audio"
-    OTHER = "other"
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What one change did, for logs, metrics and the local report."""
 
     key: str
-    kind: Kind
+    kind: ObjectKind
     stale: bool = False  # an older version than the one already recorded: ignored
     gone: bool = False  # the version no longer exists (SourceGone): nothing recorded, nothing decided
     episodes: tuple[Episode, ...] = ()
@@ -112,13 +105,14 @@ class IngestConflict(RuntimeError):
     """The episode kept changing under us, or stayed locked by another invocation; SQS retries the record."""
 
 
-def classify(key: str, config: SiteConfig) -> Kind:
+def classify(key: str, config: SiteConfig) -> ObjectKind:
+    """POST, AUDIO or OTHER: an include is OTHER here, as ingest does not react to one changing."""
     lowered = key.lower()
     if key.startswith(config.posts_prefix) and lowered.endswith((".md", ".markdown")):
-        return Kind.POST
+        return ObjectKind.POST
     if lowered.endswith(".mp3"):
-        return Kind.AUDIO
-    return Kind.OTHER
+        return ObjectKind.AUDIO
+    return ObjectKind.OTHER
 
 
 def transition_events(previous: Episode | None, current: Episode) -> list[DetailType]:
@@ -180,9 +174,9 @@ class Ingest:
 
     def handle(self, change: ObjectChange) -> Outcome:
         kind = classify(change.key, self._config)
-        if kind is Kind.OTHER:
+        if kind is ObjectKind.OTHER:
             return Outcome(change.key, kind)
-        if kind is Kind.POST:
+        if kind is ObjectKind.POST:
             return self._post_changed(change)
         return self._audio_changed(change)
 
@@ -200,15 +194,15 @@ class Ingest:
             except SourceGone:
                 # Recording it would make a version nobody can read the key's latest; the version or delete
                 # that replaced it has its own event, as stale ones do.
-                return Outcome(change.key, Kind.POST, gone=True)
+                return Outcome(change.key, ObjectKind.POST, gone=True)
             episode_id = self._episode_id(change.key, post, None)
         problem = post.problem.to_dict() if isinstance(post, ProblemError) else None
         record = SourceRecord(
-            change.ref, Kind.POST.value, deleted=change.deleted, problem=problem, episode_id=episode_id
+            change.ref, ObjectKind.POST.value, deleted=change.deleted, problem=problem, episode_id=episode_id
         )
         if not self._store.record_source(record):
-            return Outcome(change.key, Kind.POST, stale=True)
-        return self._settle_posts(change.key, Kind.POST, [change.key], post)
+            return Outcome(change.key, ObjectKind.POST, stale=True)
+        return self._settle_posts(change.key, ObjectKind.POST, [change.key], post)
 
     def _read_post(self, ref: SourceRef) -> Post | ProblemError:
         """The post at `ref` parsed, or the problem that keeps it from parsing; raises SourceGone."""
@@ -228,25 +222,27 @@ class Ingest:
             except ProblemError as err:
                 problem = err.problem.to_dict()
             except SourceGone:
-                return Outcome(change.key, Kind.AUDIO, gone=True)  # as for a post: nothing to record
+                return Outcome(change.key, ObjectKind.AUDIO, gone=True)  # as for a post: nothing to record
         record = SourceRecord(
             change.ref,
-            Kind.AUDIO.value,
+            ObjectKind.AUDIO.value,
             deleted=change.deleted,
             facts=facts.to_dict() if facts else None,
             problem=problem,
         )
         if not self._store.record_source(record):
-            return Outcome(change.key, Kind.AUDIO, stale=True)
+            return Outcome(change.key, ObjectKind.AUDIO, stale=True)
         read = facts.bytes_read if facts else 0
-        return self._settle_posts(change.key, Kind.AUDIO, self._store.posts_of_audio(change.key), None, read)
+        return self._settle_posts(
+            change.key, ObjectKind.AUDIO, self._store.posts_of_audio(change.key), None, read
+        )
 
     # -- deciding an episode from its sources ----------------------------------------------------
 
     def _settle_posts(
         self,
         key: str,
-        kind: Kind,
+        kind: ObjectKind,
         post_keys: Sequence[str],
         parsed: Post | ProblemError | None,
         read: int = 0,
