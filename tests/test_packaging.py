@@ -1,8 +1,9 @@
 """The real Lambda assets, imported the way Lambda imports them: a missing dependency fails here.
 
 Lambda's layers hold arm64 / Python 3.13 wheels, which cannot be imported on this x86_64 machine, so the
-same builders make them for this host's interpreter instead. The rest is as in Lambda: the function's
-code directory and both layers on the path, in a fresh virtualenv holding only boto3 (the runtime's).
+same builders make them for this host's interpreter instead, from the same lock (its pins, this machine's
+wheels). The rest is as in Lambda: the function's code directory and both layers on the path, in a fresh
+virtualenv holding only boto3 (the runtime's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from infra_fixtures import ROOT
 from uv import find_uv_bin
 
 from infra import constants
-from infra.layers import Target, build_dependencies_layer, build_shared_code_layer, project_dependencies
+from infra.layers import DEPENDENCIES_LOCK, Target, build_dependencies_layer, build_shared_code_layer
 from podcast_pipeline.routes import ROUTES
 
 pytestmark = pytest.mark.xdist_group("packaging")
@@ -47,7 +48,7 @@ class Lambdalike:
         self.shared_code = root / "shared-code"
         self.tasks = root / "task"
         self.venv = root / "venv"
-        build_dependencies_layer(self.dependencies, project_dependencies(), HOST)
+        build_dependencies_layer(self.dependencies, DEPENDENCIES_LOCK, HOST)
         build_shared_code_layer(self.shared_code, ROOT / constants.DEFAULT_CONFIG)
         for route in ROUTES:
             shutil.copytree(
