@@ -43,7 +43,6 @@ class EventBus:
         self._client = client
         self._bus = bus_name
         self._sleep = sleep
-        self.calls = 0
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self.publish_all([(detail_type, detail)])
@@ -63,7 +62,6 @@ class EventBus:
             errors: list[str] = []
             for start in range(0, len(pending), MAX_ENTRIES_PER_CALL):
                 chunk = pending[start : start + MAX_ENTRIES_PER_CALL]
-                self.calls += 1
                 try:
                     response = self._client.put_events(Entries=[self._entry(*event) for event in chunk])
                 except (BotoCoreError, ClientError) as err:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -88,9 +88,6 @@ class Episode:
     @property
     def audio_bytes(self) -> int | None:
         return int(self.measured["bytes"]) if self.measured else None
-
-    def with_state(self, state: State) -> Episode:
-        return replace(self, state=state)
 
     def summary(self) -> dict[str, Any]:
         """The report/`check --json` shape of DESIGN.md."""
