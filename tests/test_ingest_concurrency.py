@@ -11,6 +11,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -24,7 +25,7 @@ from podcast_pipeline.local.poller import receive_all
 from podcast_pipeline.routes import INGEST
 from podcast_pipeline.s3_events import ObjectChange, parse_s3_event
 from podcast_pipeline.s3_objects import S3Objects
-from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline.store import EpisodeStore, SourceRecord
 
 EPISODE_ID = "podcast/7-a-show-about-queues"
 
@@ -124,4 +125,50 @@ def test_a_change_that_finds_the_episode_locked_too_long_is_retried_later(run: P
         patient.handle(next(c for c in changes if c.key == POST_KEY))
     run.store.unlock_episode(EPISODE_ID, "someone-else")
     patient.handle(next(c for c in changes if c.key == POST_KEY))
+    assert _episode_events(run) == Counter({("Episode Published", EPISODE_ID): 1})
+
+
+class _NoReads:
+    """An ObjectReader that must not be asked: a repeated delivery is settled from the store alone."""
+
+    def read_post(self, ref: object) -> bytes:
+        raise AssertionError(f"read {ref}")
+
+    def probe_audio(self, ref: object) -> Any:
+        raise AssertionError(f"probed {ref}")
+
+    def read_include(self, name: str) -> str | None:
+        raise AssertionError(f"read include {name}")
+
+
+def test_a_repeated_delivery_of_a_settled_change_reads_no_object_and_sends_nothing(run: Pipeline) -> None:
+    run.put(AUDIO_KEY, FIRST_CUT)
+    run.put(POST_KEY, post(FIRST_CUT, 10))
+    changes = _pending_changes(run)
+    ingest = _ingest(run)
+    for change in changes:
+        ingest.handle(change)
+    assert _episode_events(run) == Counter({("Episode Published", EPISODE_ID): 1})
+    again = Ingest(run.session.config, ingest._store, _NoReads(), ingest._bus)
+    assert [again.handle(change).repeated for change in changes] == [True, True]
+    assert _episode_events(run) == Counter()
+
+
+def test_a_delivery_after_a_crash_before_the_decision_goes_the_whole_way(run: Pipeline) -> None:
+    """The source was recorded, then the invocation died: the redelivery decides and publishes."""
+    run.put(AUDIO_KEY, FIRST_CUT)
+    run.put(POST_KEY, post(FIRST_CUT, 10))
+    changes = _pending_changes(run)
+    ingest = _ingest(run)
+    audio, post_change = (next(c for c in changes if c.key == key) for key in (AUDIO_KEY, POST_KEY))
+    ingest.handle(audio)
+    recorded = run.store.get_source(POST_KEY)
+    assert recorded is None
+    crashed = ingest._store
+    original = crashed.record_source(
+        SourceRecord(post_change.ref, "post", episode_id=EPISODE_ID)
+    )  # what the first delivery wrote before it died
+    assert original
+    outcome = ingest.handle(post_change)
+    assert not outcome.repeated
     assert _episode_events(run) == Counter({("Episode Published", EPISODE_ID): 1})

@@ -86,6 +86,9 @@ def record_handler(record: SQSRecord) -> None:
         # A fact, not a fault (the object key and version id are on the line): nothing to retry.
         logger.info("object version gone: nothing recorded", extra={"kind": outcome.kind.value})
         return
+    if outcome.repeated:
+        logger.info("repeated delivery: its effects are already stored", extra={"kind": outcome.kind.value})
+        return
     logger.info(
         "stale change ignored" if outcome.stale else "object change ingested",
         extra={

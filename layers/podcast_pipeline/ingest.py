@@ -93,6 +93,7 @@ class Outcome:
     kind: ObjectKind
     stale: bool = False  # an older version than the one already recorded: ignored
     gone: bool = False  # the version no longer exists (SourceGone): nothing recorded, nothing decided
+    repeated: bool = False  # a delivery of a change whose effects are all stored already: nothing to do
     episodes: tuple[Episode, ...] = ()
     events: tuple[str, ...] = ()  # detail-types emitted
     bytes_read: int = 0
@@ -176,9 +177,40 @@ class Ingest:
         kind = classify(change.key, self._config)
         if kind is ObjectKind.OTHER:
             return Outcome(change.key, kind)
+        if self._already_settled(change, kind):
+            return Outcome(change.key, kind, repeated=True)
         if kind is ObjectKind.POST:
             return self._post_changed(change)
         return self._audio_changed(change)
+
+    def _already_settled(self, change: ObjectChange, kind: ObjectKind) -> bool:
+        """This exact change is recorded, and every episode it touches was decided from it with nothing
+        left to send: a repeated delivery (EventBridge and SQS deliver at least once; a multipart upload
+        announces itself twice), settled in a few reads instead of reading and deciding it all again.
+
+        A delivery after a crash finds the episode not yet decided from this version, or events still in
+        its outbox, and goes the whole way.
+        """
+        known = self._store.get_source(change.key)
+        if (
+            known is None
+            or not change.version_id
+            or (known.ref.version_id, known.ref.sequencer, known.deleted)
+            != (change.version_id, change.sequencer, change.deleted)
+        ):
+            return False
+        posts = [known] if kind is ObjectKind.POST else self._store.posts_of_audio(change.key)
+        for post in posts:
+            source = post if isinstance(post, SourceRecord) else self._store.get_source(post)
+            if source is None:
+                return False
+            stored = self._store.get_episode(self._episode_id(source.ref.key, None, source))
+            if stored is None or stored.outbox:
+                return False
+            used = stored.episode.post if kind is ObjectKind.POST else stored.episode.audio
+            if used is None or used.version_id != change.version_id:
+                return False
+        return True
 
     # -- a post changed --------------------------------------------------------------------------
 
