@@ -142,40 +142,80 @@ def _find_frame(data: bytes, start: int, stream: int | None, data_end: int) -> i
     return -1
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_fully(stream: Readable, n: int) -> tuple[bytes, int]:
+    """Up to `n` bytes of `stream`, read until there are `n` or the stream ends, and the read calls made."""
+    chunks: list[bytes] = []
+    remaining, calls = n, 0
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        calls += 1
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks), calls
+
+
+class KeptRanges:
+    """Byte ranges of one file kept as they were read, so that reading them again costs no read."""
+
+    def __init__(self) -> None:
+        self._ranges: list[tuple[int, bytes]] = []  # (offset, data), in the order they were kept
+
+    @property
+    def size(self) -> int:
+        """The bytes kept."""
+        return sum(len(data) for _, data in self._ranges)
+
+    def keep(self, offset: int, data: bytes) -> None:
+        self._ranges.append((offset, data))
+
+    def holding(self, offset: int) -> tuple[int, bytes] | None:
+        """The first kept range that holds byte `offset`, as (its offset, its data)."""
+        return next(
+            ((start, data) for start, data in self._ranges if start <= offset < start + len(data)), None
+        )
+
+    def covering(self, offset: int, n: int) -> bytes | None:
+        """The `n` bytes from `offset` when one kept range holds them all."""
+        for start, data in self._ranges:
+            if start <= offset and offset + n <= start + len(data):
+                return data[offset - start : offset - start + n]
+        return None
+
+    def next_start(self, offset: int, limit: int) -> int:
+        """Where the first kept range after `offset` starts; `limit` when none starts before it."""
+        return min([limit, *(start for start, _ in self._ranges if start > offset)])
+
+
 class _Source:
     """Reads ranges of the reader, keeps what it read, and counts read calls and bytes."""
 
     def __init__(self, reader: SeekableReader) -> None:
         self._reader = reader
-        self._segments: list[tuple[int, bytes]] = []
+        self._kept = KeptRanges()
         self.requests = 0
         self.bytes_read = 0
 
     def cached_from(self, offset: int) -> bytes:
         """What was kept from `offset` on, up to the end of the read that holds it."""
-        for start, data in self._segments:
-            if start <= offset < start + len(data):
-                return data[offset - start :]
-        return b""
+        hit = self._kept.holding(offset)
+        return b"" if hit is None else hit[1][offset - hit[0] :]
 
     def read_at(self, offset: int, n: int, *, keep: bool = True) -> bytes:
-        for start, data in self._segments:
-            if start <= offset and offset + n <= start + len(data):
-                return data[offset - start : offset - start + n]
+        kept = self._kept.covering(offset, n)
+        if kept is not None:
+            return kept
         self._reader.seek(offset)
-        chunks: list[bytes] = []
-        remaining = n
-        while remaining > 0:
-            chunk = self._reader.read(remaining)
-            self.requests += 1
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
+        data, calls = read_fully(self._reader, n)
+        self.requests += calls
         self.bytes_read += len(data)
         if keep:
-            self._segments.append((offset, data))
+            self._kept.keep(offset, data)
         return data
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import io
 from typing import TYPE_CHECKING, Any
 
-from podcast_pipeline.audio.measure import HEAD_BYTES, AudioFacts, measure
+from podcast_pipeline.audio.measure import HEAD_BYTES, AudioFacts, KeptRanges, measure, read_fully
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -50,7 +50,7 @@ class S3RangedReader(io.RawIOBase):
         self._first_get = first_get
         self._pos = 0
         self._head = b""
-        self._segments: list[tuple[int, bytes]] = []
+        self._kept = KeptRanges()
         self._stream: Any = None
         self._stream_pos = 0
         self.requests = 0
@@ -111,14 +111,14 @@ class S3RangedReader(io.RawIOBase):
         parts: list[bytes] = []
         pos = offset
         while pos < end:
-            hit = next(((s, d) for s, d in self._segments if s <= pos < s + len(d)), None)
+            hit = self._kept.holding(pos)
             if hit is not None:
                 start, data = hit
                 parts.append(data[pos - start : end - start])
                 pos += len(parts[-1])
                 continue
             # fetch up to the next kept range, not over it
-            stop = min([end, *(s for s, _ in self._segments if s > pos)])
+            stop = self._kept.next_start(pos, end)
             parts.append(self._fetch(pos, stop))
             pos = stop
         return b"".join(parts)
@@ -130,8 +130,8 @@ class S3RangedReader(io.RawIOBase):
         if stop - start >= STREAM_MIN or self._streaming_at(start):
             return self._stream_read(start, stop)
         data = self._get(start, stop - 1)["Body"].read()
-        if sum(len(d) for _, d in self._segments) + len(data) <= CACHE_LIMIT + len(self._head):
-            self._segments.append((start, data))
+        if self._kept.size + len(data) <= CACHE_LIMIT + len(self._head):
+            self._kept.keep(start, data)
         return data
 
     def _fetch_head(self, length: int) -> None:
@@ -144,7 +144,7 @@ class S3RangedReader(io.RawIOBase):
                 return
             raise
         self._head = response["Body"].read()
-        self._segments.insert(0, (0, self._head))
+        self._kept.keep(0, self._head)  # the first GET: nothing is kept before it
 
     def _streaming_at(self, start: int) -> bool:
         """An open stream is already at `start`: going on with it costs no GET."""
@@ -155,15 +155,7 @@ class S3RangedReader(io.RawIOBase):
             self._close_stream()
             self._stream = self._get(start, None)["Body"]
             self._stream_pos = start
-        chunks: list[bytes] = []
-        remaining = stop - start
-        while remaining > 0:
-            chunk = self._stream.read(remaining)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
+        data, _ = read_fully(self._stream, stop - start)
         self._stream_pos += len(data)
         return data
 
