@@ -364,8 +364,9 @@ def _vbr_header(data: bytes, frame_at: int, info: Any) -> tuple[str, int, int]:
     mutagen parses these headers too, but MPEGInfo keeps only what it derives from them (length, bitrate,
     mode, encoder); the frame and byte counts the truncation check needs are on its XingHeader and
     VBRIHeader classes, which live in the private `mutagen.mp3._util` and are not in `mutagen.mp3.__all__`.
-    The project asks only for mutagen>=1.47 and no test pins a version, so a release may change them
-    without notice: the offsets are read here, after the header layouts mutagen and LAME use.
+    The layer's lock pins mutagen, but pyproject asks only for mutagen>=1.47 and the tests run on whatever
+    that installs, so no test pins those private classes and a release may change them without notice:
+    the offsets are read here, after the header layouts mutagen and LAME use.
     """
     mono = info.mode == 3
     # where LAME and Xing put the header: after the side information, whose size depends on version and mode
