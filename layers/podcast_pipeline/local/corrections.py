@@ -19,13 +19,11 @@ from urllib.parse import quote_plus
 from moto.s3.models import FakeDeleteMarker, s3_backends
 
 from podcast_pipeline.local import ACCOUNT_ID
-from podcast_pipeline.routes import S3_SOURCE
+from podcast_pipeline.routes import S3_SOURCE, S3DetailType
 
 if TYPE_CHECKING:
     from podcast_pipeline.local.emulation import Emulation
 
-OBJECT_CREATED = "Object Created"
-OBJECT_DELETED = "Object Deleted"
 DELETE_MARKER_CREATED = "Delete Marker Created"
 SEQUENCER_DIGITS = 18  # as long as AWS's, e.g. "0055AED6DCD90281E5"
 # A delete marker has no content; AWS reports the MD5 of nothing as its etag.
@@ -64,7 +62,7 @@ def _is_delete_marker(bucket: str, key: str, version_id: str | None) -> bool:
 
 
 def _reason(detail_type: str, etag: str | None) -> str:
-    if detail_type == OBJECT_DELETED:
+    if detail_type == S3DetailType.OBJECT_DELETED:
         return "DeleteObject"
     # Only a multipart upload's etag has a `-<parts>` suffix; moto's reason cannot tell the two apart.
     return "CompleteMultipartUpload" if etag and "-" in etag else "PutObject"
@@ -72,7 +70,7 @@ def _reason(detail_type: str, etag: str | None) -> str:
 
 def correct_event(event: dict[str, Any]) -> dict[str, Any]:
     """An AWS-shaped copy of one S3 EventBridge event as moto (or `delete_object`) delivered it."""
-    if event.get("source") != S3_SOURCE or event.get("detail-type") not in (OBJECT_CREATED, OBJECT_DELETED):
+    if event.get("source") != S3_SOURCE or event.get("detail-type") not in tuple(S3DetailType):
         return event
     fixed = copy.deepcopy(event)
     detail = fixed["detail"]
@@ -83,7 +81,7 @@ def correct_event(event: dict[str, Any]) -> dict[str, Any]:
     obj["sequencer"] = sequencer(bucket, key, version_id)
     obj["key"] = encode_key(key)
     detail["reason"] = _reason(detail_type, obj.get("etag"))
-    if detail_type == OBJECT_DELETED:
+    if detail_type == S3DetailType.OBJECT_DELETED:
         marker = _is_delete_marker(bucket, key, version_id)
         detail["deletion-type"] = DELETE_MARKER_CREATED if marker else "Permanently Deleted"
         obj.pop("size", None)
@@ -122,7 +120,7 @@ def delete_object(emulation: Emulation, key: str) -> str:
         Entries=[
             {
                 "Source": S3_SOURCE,
-                "DetailType": OBJECT_DELETED,
+                "DetailType": S3DetailType.OBJECT_DELETED,
                 "Resources": [f"arn:aws:s3:::{emulation.bucket}"],
                 "Detail": json.dumps(detail),
             }
