@@ -40,7 +40,7 @@ def _figures(report: Mapping[str, Any], seconds: float) -> dict[str, Any]:
 
 
 def run(limit: int | None) -> dict[str, Any]:
-    from podcast_pipeline.local.runner import Driving, run_local
+    from podcast_pipeline_tools.local.runner import Driving, run_local
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,8 +37,8 @@ sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "tests")]
 
 from bench import run_over_input  # noqa: E402
 from podcast_pipeline import table  # noqa: E402
-from podcast_pipeline.local import REGION, emulation  # noqa: E402
 from podcast_pipeline.routes import ROUTES  # noqa: E402
+from podcast_pipeline_tools.local import REGION, emulation  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 KB = 1024
@@ -285,7 +285,7 @@ def build_input(root: Path, limit: int | None) -> tuple[Path | None, Path | None
 
 
 def run(limit: int | None) -> dict[str, Any]:
-    from podcast_pipeline.local.runner import Driving, run_local
+    from podcast_pipeline_tools.local.runner import Driving, run_local
 
     metering = Metering()
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_CONFIG = "config"
 CONTEXT_STAGE = "stage"
 CONTEXT_CDN = "cdn"
-DEFAULT_CONFIG = "layers/podcast_pipeline/sample/site.yaml"
+DEFAULT_CONFIG = "tools/podcast_pipeline_tools/sample/site.yaml"
 DEFAULT_STAGE = "dev"
 
 STACK_NAME = "PodcastPipeline-{stage}"

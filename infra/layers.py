@@ -7,6 +7,7 @@ the machine it runs on (Lambda's arm64 wheels cannot be imported on an x86_64 ho
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tomllib
@@ -31,10 +32,13 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateu
 # requirements file rather than uv.lock, which would lock the whole project (CDK, the CLI, the dev tools)
 # for every platform when only this list ships. `python3 tasks.py lock` rewrites it.
 DEPENDENCIES_LOCK = constants.LAYERS_DIR / "dependencies.lock"
+# Dependencies of pyproject.toml that only the command line (podcast_pipeline_tools) imports, and what only
+# they pull in: in a plain `pip install`, never in the layer.
+TOOLS_ONLY = ("rich", "pygments")
 # Never imported at run time: byte code the runtime cannot reuse from a read-only /opt, and test suites.
 STRIPPED_DIRS = ("__pycache__", "tests")
-# The shared package minus what only the command line uses (it needs rich, the emulation moto).
-SHARED_CODE_EXCLUDES = ("__pycache__", "*.pyc", "local", "cli.py", "backfill*.py")
+# Byte code left by local runs; the runtime package itself ships whole.
+BYTE_CODE = ("__pycache__", "*.pyc")
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,16 @@ LAMBDA_TARGET = Target(constants.LAMBDA_PLATFORM, constants.LAMBDA_PYTHON_VERSIO
 
 
 def project_dependencies(pyproject: Path = constants.PROJECT_ROOT / "pyproject.toml") -> list[str]:
-    """The `[project] dependencies` of pyproject.toml: exactly what the functions import besides boto3."""
-    return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
+    """The `[project] dependencies` of pyproject.toml the functions import (all but TOOLS_ONLY): exactly
+    what they import besides boto3."""
+    listed = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    return [line for line in listed if _requirement_name(line) not in TOOLS_ONLY]
+
+
+def _requirement_name(requirement: str) -> str:
+    """The normalized project name of a requirement line (PEP 503): `PyYAML>=6` → `pyyaml`."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    return re.sub(r"[-_.]+", "-", name.group(0) if name else requirement).lower()
 
 
 def _uv(*args: str) -> str:
@@ -90,7 +102,7 @@ def lock_dependencies(*, upgrade: bool = False) -> None:
 
     `upgrade` takes the newest release of everything instead.
     """
-    no_emit = [arg for name in RUNTIME_PROVIDED for arg in ("--no-emit-package", name)]
+    no_emit = [arg for name in (*RUNTIME_PROVIDED, *TOOLS_ONLY) for arg in ("--no-emit-package", name)]
     _uv(
         "pip",
         "compile",
@@ -135,11 +147,12 @@ def build_dependencies_layer(out_dir: Path, lock: Path, target: Target) -> None:
 
 
 def build_shared_code_layer(out_dir: Path, config_file: Path) -> None:
-    """Our package as `python/podcast_pipeline`, and the site config where the functions look for it."""
+    """The runtime package, whole, as `python/podcast_pipeline`, and the site config where the functions
+    look for it. The tools (podcast_pipeline_tools) live outside layers/ and never ship."""
     shutil.copytree(
         constants.LAYERS_DIR / constants.SHARED_PACKAGE,
         out_dir / LAYER_PYTHON_DIR / constants.SHARED_PACKAGE,
-        ignore=shutil.ignore_patterns(*SHARED_CODE_EXCLUDES),
+        ignore=shutil.ignore_patterns(*BYTE_CODE),
     )
     config_target = out_dir / constants.CONFIG_IN_LAYER
     config_target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +209,7 @@ class Layers(Construct):
 
         config_digest = hashlib.sha256(config_file.read_bytes()).hexdigest()
         package_digest = FileSystem.fingerprint(
-            str(constants.LAYERS_DIR / constants.SHARED_PACKAGE), exclude=list(SHARED_CODE_EXCLUDES)
+            str(constants.LAYERS_DIR / constants.SHARED_PACKAGE), exclude=list(BYTE_CODE)
         )
         self.shared_code = lambda_.LayerVersion(
             self,

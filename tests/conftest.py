@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podcast_pipeline.local import emulation as local
-from podcast_pipeline.local.emulation import Emulation
+from podcast_pipeline_tools.local import emulation as local
+from podcast_pipeline_tools.local.emulation import Emulation
 
 
 @pytest.fixture(scope="session")

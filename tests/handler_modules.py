@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from podcast_pipeline.local.runner import FUNCTION_OUTPUT
+from podcast_pipeline_tools.local.runner import FUNCTION_OUTPUT
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -12,11 +12,11 @@ from typing import Any
 from event_contracts import validate_detail
 
 from podcast_pipeline.episode import Episode
-from podcast_pipeline.local.corrections import correct_body, delete_object
-from podcast_pipeline.local.poller import Poller, receive_all
-from podcast_pipeline.local.runner import LocalSession, local_session
 from podcast_pipeline.routes import INGEST
 from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline_tools.local.corrections import correct_body, delete_object
+from podcast_pipeline_tools.local.poller import Poller, receive_all
+from podcast_pipeline_tools.local.runner import LocalSession, local_session
 
 SETTLE_TIMEOUT_SECONDS = 120
 

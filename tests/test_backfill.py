@@ -15,7 +15,9 @@ import boto3
 import pytest
 from corpus import CORPUS_CONFIG, corpus_posts, needs_corpus
 
-from podcast_pipeline.backfill import (
+from podcast_pipeline.config import load_config
+from podcast_pipeline.episode import ObjectKind
+from podcast_pipeline_tools.backfill import (
     Action,
     SiteFile,
     StoreError,
@@ -24,9 +26,7 @@ from podcast_pipeline.backfill import (
     scan_site,
     upload_planned,
 )
-from podcast_pipeline.cli import main
-from podcast_pipeline.config import load_config
-from podcast_pipeline.episode import ObjectKind
+from podcast_pipeline_tools.cli import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

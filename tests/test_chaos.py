@@ -13,17 +13,17 @@ from end_state import episode_event_counts, episodes_of, feeds_of
 from pipeline_harness import Pipeline, pipeline
 
 from podcast_pipeline.bus import EventBus, PublishError
-from podcast_pipeline.cli import main
 from podcast_pipeline.config import load_config
-from podcast_pipeline.local.chaos import ChaosSpec, Faults, parse_spec
-from podcast_pipeline.local.cli import EXIT_UNUSABLE
-from podcast_pipeline.local.corrections import correct_body
-from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.poller import ChaosPoller, receive_all
-from podcast_pipeline.local.report import collect_episodes
-from podcast_pipeline.local.runner import input_files, run_local
-from podcast_pipeline.local.sample import write_sample_show
 from podcast_pipeline.routes import INGEST, ROUTES, Route
+from podcast_pipeline_tools.cli import main
+from podcast_pipeline_tools.local.chaos import ChaosSpec, Faults, parse_spec
+from podcast_pipeline_tools.local.cli import EXIT_UNUSABLE
+from podcast_pipeline_tools.local.corrections import correct_body
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.poller import ChaosPoller, receive_all
+from podcast_pipeline_tools.local.report import collect_episodes
+from podcast_pipeline_tools.local.runner import input_files, run_local
+from podcast_pipeline_tools.local.sample import write_sample_show
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef

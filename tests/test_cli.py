@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mp3_fixtures import matching_mp3
 
-from podcast_pipeline.cli import main, post_location
+from podcast_pipeline_tools.cli import main, post_location
 
 CONFIG = Path(__file__).parent / "data" / "runninginproduction.yaml"
 NAME = "2020-10-26-54-paparazzi-accessories.md"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from handler_modules import FUNCTIONS, fresh_handler
 
-from podcast_pipeline.config import CONFIG_ENV, SAMPLE_CONFIG, ConfigError, load_config, require_lambda_config
+from podcast_pipeline.config import CONFIG_ENV, ConfigError, load_config, require_lambda_config
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 
 
 @pytest.fixture

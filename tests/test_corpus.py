@@ -13,8 +13,8 @@ import pytest
 from corpus import CORPUS_CONFIG, CorpusPost, corpus_posts, duration_seconds, needs_corpus
 from mp3_fixtures import matching_mp3, padding_id3v2
 
-from podcast_pipeline.cli import main
 from podcast_pipeline.posts import MAX_POST_BYTES
+from podcast_pipeline_tools.cli import main
 
 pytestmark = needs_corpus
 

@@ -24,6 +24,7 @@ from infra.layers import (
     DEPENDENCIES_LOCK,
     LAMBDA_TARGET,
     RUNTIME_PROVIDED,
+    TOOLS_ONLY,
     build_dependencies_layer,
     lock_header,
     project_dependencies,
@@ -76,6 +77,11 @@ def test_each_dependency_is_pinned_at_a_version_it_allows() -> None:
         assert requirement.specifier.contains(pin.version, prereleases=True), f"{requirement}: {REFRESH}"
     from_pyproject = {name for name, pin in PINS.items() if FROM_PYPROJECT in pin.via}
     assert from_pyproject == {canonicalize_name(r.name) for r in direct}, REFRESH
+
+
+def test_the_command_lines_own_dependencies_stay_out_of_the_layer() -> None:
+    assert not set(TOOLS_ONLY) & set(PINS)
+    assert not any(line.startswith(TOOLS_ONLY) for line in project_dependencies())
 
 
 def test_every_pin_is_hashed_and_asked_for_and_none_is_the_runtimes() -> None:

@@ -29,7 +29,7 @@ from jsonschema import Draft4Validator, Draft202012Validator, ValidationError
 from podcast_pipeline.audio.measure import AudioFacts
 from podcast_pipeline.config import load_config
 from podcast_pipeline.episode import SCHEMA_VERSION, Episode, SourceRef, State
-from podcast_pipeline.feed.diff import FeedDiff
+from podcast_pipeline.feed.changes import FeedDiff
 from podcast_pipeline.feed.render import RenderedFeed
 from podcast_pipeline.feed.service import feed_updated_detail
 from podcast_pipeline.posts import parse_post

@@ -32,8 +32,8 @@ from podcast_pipeline.episode import Episode
 from podcast_pipeline.feed.render import render_feed
 from podcast_pipeline.feed.s3_objects import S3FeedObjects
 from podcast_pipeline.feed.service import EpisodeSource, FeedRebuild, rebuild_feeds
-from podcast_pipeline.local.emulation import Emulation
 from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline_tools.local.emulation import Emulation
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podcast_pipeline.feed.diff import diff_feeds, item_digests
+from podcast_pipeline.feed.changes import diff_feeds, item_digests
 
 
 def feed(*items: str) -> bytes:

@@ -15,9 +15,9 @@ from corpus import CORPUS_CONFIG, corpus_posts, needs_corpus
 from lxml import etree
 from test_feed_corpus import corpus_episode
 
-from podcast_pipeline.cli import main
 from podcast_pipeline.config import load_config
 from podcast_pipeline.feed.render import render_feed
+from podcast_pipeline_tools.cli import main
 
 pytestmark = needs_corpus
 SITE = "https://runninginproduction.com"

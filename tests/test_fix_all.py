@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mp3_fixtures import matching_mp3
 
-from podcast_pipeline.cli import main
+from podcast_pipeline_tools.cli import main
 
 CONFIG = Path(__file__).parent / "data" / "runninginproduction.yaml"
 POST = (

@@ -21,10 +21,10 @@ from test_pipeline_orders import AUDIO_KEY, EPISODE_ID, FIRST_CUT, POST_KEY, pos
 
 from podcast_pipeline.episode import SourceRef, State
 from podcast_pipeline.ingest import SourceGone
-from podcast_pipeline.local.poller import receive_all
-from podcast_pipeline.local.runner import local_session
 from podcast_pipeline.routes import INGEST
 from podcast_pipeline.s3_objects import S3Objects
+from podcast_pipeline_tools.local.poller import receive_all
+from podcast_pipeline_tools.local.runner import local_session
 
 EVENT_WAIT_SECONDS = 10
 

@@ -25,9 +25,9 @@ from mp3_fixtures import cbr_frames, cbr_mp3, id3v2_tag, matching_mp3
 from pipeline_harness import Pipeline, pipeline
 
 from podcast_pipeline.feed.render import CONTENT_NS
-from podcast_pipeline.local.report import collect_episodes
-from podcast_pipeline.local.runner import run_local
 from podcast_pipeline.routes import INGEST
+from podcast_pipeline_tools.local.report import collect_episodes
+from podcast_pipeline_tools.local.runner import run_local
 
 SITE = "https://sample.example"
 FEED_KEY = "podcast/feed.xml"

@@ -145,6 +145,18 @@ def test_shared_code_layer_holds_the_config_where_the_functions_look(default: Sy
     assert not list(asset_dir.rglob("__pycache__"))
 
 
+def test_shared_code_layer_is_the_runtime_package_whole_and_no_tool(default: SynthesizedStack) -> None:
+    asset_dir = default.template_file.parent / f"asset.{layer_asset_hash(default, 'SharedCode')}"
+    package = ROOT / "layers" / "podcast_pipeline"
+    shipped = {p.relative_to(asset_dir / "python" / "podcast_pipeline") for p in asset_dir.rglob("*.py")}
+    assert shipped == {p.relative_to(package) for p in package.rglob("*.py")}
+    assert {p.name for p in asset_dir.iterdir()} == {"python", constants.CONFIG_IN_LAYER.split("/")[0]}
+    tools = ("cli", "local", "backfill", "sink", "diff", "sample")
+    for path in asset_dir.rglob("*"):
+        names = [part.removesuffix(".py").removesuffix(".yaml") for part in path.relative_to(asset_dir).parts]
+        assert not any(name.startswith(tools) for name in names), path
+
+
 def test_dependency_layer_is_keyed_on_the_dependencies_only(
     default: SynthesizedStack, full: SynthesizedStack
 ) -> None:

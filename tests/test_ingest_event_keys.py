@@ -13,12 +13,13 @@ import pytest
 from event_contracts import validate_detail
 
 from podcast_pipeline.bus import Event, PublishError
-from podcast_pipeline.config import SAMPLE_CONFIG, load_config
+from podcast_pipeline.config import load_config
 from podcast_pipeline.ingest import Ingest
-from podcast_pipeline.local.emulation import Emulation
 from podcast_pipeline.s3_events import ObjectChange, normalize_sequencer
 from podcast_pipeline.s3_objects import S3Objects
 from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 
 CONFIG = load_config(SAMPLE_CONFIG)
 POST = "_posts/notes/2021-03-01-1-a-note.md"  # a text-only category: the post alone publishes it

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from podcast_pipeline.config import SAMPLE_CONFIG, load_config
+from podcast_pipeline.config import load_config
 from podcast_pipeline.episode import Episode, ObjectKind, State
 from podcast_pipeline.ingest import classify, transition_events
 from podcast_pipeline.routes import DetailType
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 
 EPISODE = Episode(id="podcast/1-a", category="podcast", slug="1-a", date="2020-01-01", state=State.PUBLISHED)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podcast_pipeline.cli import main
-from podcast_pipeline.local.cli import EXIT_OK, EXIT_UNUSABLE
+from podcast_pipeline_tools.cli import main
+from podcast_pipeline_tools.local.cli import EXIT_OK, EXIT_UNUSABLE
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

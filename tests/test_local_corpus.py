@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from corpus import CORPUS_CONFIG, corpus_posts, duration_seconds, needs_corpus
 
-from podcast_pipeline.local.runner import run_local
+from podcast_pipeline_tools.local.runner import run_local
 
 pytestmark = [needs_corpus, pytest.mark.xdist_group("corpus")]
 MAX_RENDERS_PER_FEED = 10

@@ -10,11 +10,11 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from podcast_pipeline import table
-from podcast_pipeline.local.corrections import correct_body, delete_object, encode_key
-from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.poller import receive_all
 from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, DetailType
 from podcast_pipeline.s3_events import parse_s3_event
+from podcast_pipeline_tools.local.corrections import correct_body, delete_object, encode_key
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.poller import receive_all
 
 KEY = "_posts/podcast/2024-01-08-1-a b+c.md"
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from podcast_pipeline.local.emulation import Emulation, patched_environ
-from podcast_pipeline.local.environments import EnvironmentSpec, ExecutionEnvironment
-from podcast_pipeline.local.mapping import EventSourceMappings, upstream_of
-from podcast_pipeline.local.poller import receive_all
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES, Route
+from podcast_pipeline_tools.local.emulation import Emulation, patched_environ
+from podcast_pipeline_tools.local.environments import EnvironmentSpec, ExecutionEnvironment
+from podcast_pipeline_tools.local.mapping import EventSourceMappings, upstream_of
+from podcast_pipeline_tools.local.poller import receive_all
 
 # Sleeps a while per batch and notes when it ran, so overlapping invocations show in the log.
 SLOW = """

@@ -8,7 +8,7 @@ import pytest
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from podcast_pipeline.local.metrics import aggregate_emf, feed_renders
+from podcast_pipeline_tools.local.metrics import aggregate_emf, feed_renders
 
 
 def renders(category: str) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.environments import Handler, load_handler
-from podcast_pipeline.local.poller import DrainTimeout, Poller, receive_all
 from podcast_pipeline.routes import FEED, INGEST
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.environments import Handler, load_handler
+from podcast_pipeline_tools.local.poller import DrainTimeout, Poller, receive_all
 
 FAIL_BAD = """
 def handler(event, context):

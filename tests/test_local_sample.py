@@ -10,7 +10,7 @@ import pytest
 
 from podcast_pipeline.audio.measure import measure
 from podcast_pipeline.durations import parse_duration
-from podcast_pipeline.local.sample import SAMPLE_RATE, SAMPLES_PER_FRAME, silent_mp3, write_sample_show
+from podcast_pipeline_tools.local.sample import SAMPLE_RATE, SAMPLES_PER_FRAME, silent_mp3, write_sample_show
 
 
 @pytest.mark.parametrize("seconds", [1, 7, 59, 61])

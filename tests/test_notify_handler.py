@@ -23,8 +23,8 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from podcast_pipeline import table
-from podcast_pipeline.config import SAMPLE_CONFIG
-from podcast_pipeline.notify.sink import Reply, WebhookSink
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
+from podcast_pipeline_tools.sink import Reply, WebhookSink
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"

@@ -18,7 +18,7 @@ from podcast_pipeline.notify.messages import (
     fix_lines,
     format_size,
 )
-from podcast_pipeline.notify.sink import notification_record
+from podcast_pipeline_tools.sink import notification_record
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 CONFIG = load_config(Path(__file__).resolve().parent / "data" / "runninginproduction.yaml")

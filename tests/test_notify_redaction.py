@@ -25,9 +25,9 @@ from test_notify_handler import (  # noqa: F401
     stack,
 )
 
-from podcast_pipeline.notify.sink import Reply, WebhookSink
 from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.notify.transport import DeliveryError, HttpPoster, RetryPolicy
+from podcast_pipeline_tools.sink import Reply, WebhookSink
 
 
 def secret_parts(url: str) -> list[str]:

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from podcast_pipeline.notify.sink import Reply, WebhookSink
 from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.notify.transport import (
     HttpPoster,
@@ -18,6 +17,7 @@ from podcast_pipeline.notify.transport import (
     TransientDeliveryError,
 )
 from podcast_pipeline.notify.websub import WebSubPublisher
+from podcast_pipeline_tools.sink import Reply, WebhookSink
 
 PAYLOAD = {
     "text": "Episode 54 published",

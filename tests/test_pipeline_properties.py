@@ -33,11 +33,11 @@ from mp3_fixtures import matching_mp3
 from pipeline_harness import Pipeline, pipeline
 
 from podcast_pipeline.durations import format_duration
-from podcast_pipeline.local.chaos import ChaosSpec, Faults
-from podcast_pipeline.local.corrections import correct_body
-from podcast_pipeline.local.poller import ChaosPoller
-from podcast_pipeline.local.report import collect_episodes
 from podcast_pipeline.routes import INGEST
+from podcast_pipeline_tools.local.chaos import ChaosSpec, Faults
+from podcast_pipeline_tools.local.corrections import correct_body
+from podcast_pipeline_tools.local.poller import ChaosPoller
+from podcast_pipeline_tools.local.report import collect_episodes
 
 NUMBERS = (1, 2, 3)
 CUTS = (0, 1)

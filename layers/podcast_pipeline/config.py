@@ -5,9 +5,9 @@ an unknown key is an error that names it.
 
 A deployed function reads the file named by $PODCAST_PIPELINE_CONFIG, and only that: without it (or with a
 path it cannot read) the handler module fails its import, an init error that names the variable, instead of
-running with another show's settings. The built-in sample show is the command line's default, passed in
-explicitly. YAML is parsed on first use, not at import: the handlers import this module to check the
-variable at cold start.
+running with another show's settings. The built-in sample show (`podcast_pipeline_tools.local.sample`) is
+the command line's default, passed in explicitly. YAML is parsed on first use, not at import: the handlers
+import this module to check the variable at cold start.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 CONFIG_ENV = "PODCAST_PIPELINE_CONFIG"
 # Set by Lambda in every execution environment (the function's code folder).
 LAMBDA_TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
-SAMPLE_CONFIG = Path(__file__).parent / "sample" / "site.yaml"
 TEMPLATE_FIELDS = ("number", "slug", "category", "date")
 
 

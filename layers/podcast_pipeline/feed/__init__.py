@@ -1,1 +1,1 @@
-"""The podcast feed: RSS rendering, show notes, feed diffs and the rebuild service."""
+"""The podcast feed: RSS rendering, show notes, item changes and the rebuild service."""

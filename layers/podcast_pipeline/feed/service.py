@@ -70,7 +70,7 @@ from typing import Any, Protocol
 
 from podcast_pipeline.config import FeedConfig, SiteConfig
 from podcast_pipeline.episode import SCHEMA_VERSION, Episode
-from podcast_pipeline.feed.diff import FeedDiff, diff_feeds
+from podcast_pipeline.feed.changes import FeedDiff, diff_feeds
 from podcast_pipeline.feed.render import RenderedFeed, render_feed
 from podcast_pipeline.problems import Problem
 from podcast_pipeline.routes import DetailType

@@ -32,7 +32,7 @@ from unittest import mock
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from podcast_pipeline.local.sqs import SQS_MAX_MESSAGES, delete
+from podcast_pipeline_tools.local.sqs import SQS_MAX_MESSAGES, delete
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient

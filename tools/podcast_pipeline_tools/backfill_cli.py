@@ -18,7 +18,9 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
-from podcast_pipeline.backfill import (
+from podcast_pipeline.config import ConfigError, load_config
+from podcast_pipeline.episode import ObjectKind
+from podcast_pipeline_tools.backfill import (
     ObjectStore,
     PlannedFile,
     Site,
@@ -29,8 +31,7 @@ from podcast_pipeline.backfill import (
     scan_site,
     upload_planned,
 )
-from podcast_pipeline.config import SAMPLE_CONFIG, ConfigError, load_config
-from podcast_pipeline.episode import ObjectKind
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -76,7 +77,7 @@ def _positive(text: str) -> int:
 
 
 def run_backfill(args: argparse.Namespace) -> int:
-    from podcast_pipeline.backfill_s3 import S3Bucket
+    from podcast_pipeline_tools.backfill_s3 import S3Bucket
 
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)

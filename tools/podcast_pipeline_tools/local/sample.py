@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from podcast_pipeline.config import SAMPLE_CONFIG, load_config
+from podcast_pipeline.config import load_config
 from podcast_pipeline.durations import format_duration
+
+# The sample show's site configuration: the command line's default, and the stack's (infra.constants).
+SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "sample" / "site.yaml"
 
 SAMPLE_RATE = 44_100
 BITRATE = 128_000

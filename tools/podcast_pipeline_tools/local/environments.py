@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podcast_pipeline.local import ACCOUNT_ID, REGION
-from podcast_pipeline.local.chaos import ChaosSpec, Faults
+from podcast_pipeline_tools.local import ACCOUNT_ID, REGION
+from podcast_pipeline_tools.local.chaos import ChaosSpec, Faults
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -48,7 +48,7 @@ PRELOAD = (
     "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.parameters",
-    "podcast_pipeline.local.environments",
+    "podcast_pipeline_tools.local.environments",
     "podcast_pipeline.ingest",
     "podcast_pipeline.verify",
     "podcast_pipeline.store",

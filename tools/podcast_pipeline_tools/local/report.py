@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podcast_pipeline.episode import Episode, State
-from podcast_pipeline.local.mapping import EventSourceMappings
-from podcast_pipeline.local.metrics import feed_renders
-from podcast_pipeline.local.poller import Poller, receive_all
 from podcast_pipeline.problems import Code, warning
 from podcast_pipeline.routes import ROUTES, DetailType
 from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline_tools.local.mapping import EventSourceMappings
+from podcast_pipeline_tools.local.metrics import feed_renders
+from podcast_pipeline_tools.local.poller import Poller, receive_all
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-    from podcast_pipeline.local.emulation import Emulation
     from podcast_pipeline.store import SourceRecord
+    from podcast_pipeline_tools.local.emulation import Emulation
 
 REPORT_NAME = "report.json"
 

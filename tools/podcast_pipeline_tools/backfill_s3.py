@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from podcast_pipeline.backfill import SiteFile, StoreError
+from podcast_pipeline_tools.backfill import SiteFile, StoreError
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig

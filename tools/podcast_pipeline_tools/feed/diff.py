@@ -1,20 +1,16 @@
-"""What changed between two versions of a feed, item by item, keyed on guid.
+"""Whether subscribers would notice moving from one feed to another: `podcast-pipeline feed diff`.
 
-Items are compared by content, not by bytes: whitespace between elements, the order of attributes, of an
-item's elements and of the items, and CDATA versus escaped text do not count as changes, so a feed written
-by another tool diffs cleanly.
-
-`compare_feeds` also says, field by field, what a subscriber's app would notice, for checking a migrated feed
+`compare_feeds` says, field by field, what a subscriber's app would notice, for checking a migrated feed
 against the live one. What disturbs subscribers: an item removed (a changed guid is one removed and one
 added), since apps drop the episode or, seeing the new guid, download it again as a new episode; and a
 changed enclosure url or length, which makes apps download the audio again. Added items (new episodes, or a
 back catalogue the old feed had trimmed) and changed titles, dates or durations are reported but expected.
+Items are compared by content as `podcast_pipeline.feed.changes` compares them.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,71 +18,14 @@ from typing import Any
 from lxml import etree
 
 from podcast_pipeline.durations import parse_duration
+from podcast_pipeline.feed.changes import FEED_PARSER, FeedDiff, diff_items, item_digest, keyed_items
 from podcast_pipeline.feed.render import ITUNES_NS
 
-# An existing feed may come from anywhere: no entities, no network, but large CDATA sections are fine.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
 DISTURBING_FIELDS = frozenset({"enclosure url", "enclosure length"})
 
 
 class FeedError(ValueError):
     """Bytes that are not an RSS feed; the message says why."""
-
-
-@dataclass(frozen=True)
-class FeedDiff:
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    changed: tuple[str, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
-
-
-def item_digests(xml: bytes | None) -> dict[str, str]:
-    """guid → content digest of every item of an RSS document; {} for no or unreadable bytes."""
-    if not xml:
-        return {}
-    try:
-        root = etree.fromstring(xml, _PARSER)
-    except etree.XMLSyntaxError:
-        return {}
-    return {key: _digest(item) for key, item in _keyed_items(root)}
-
-
-def _keyed_items(root: etree._Element) -> Iterator[tuple[str, etree._Element]]:
-    """Every item with its key: the guid, else the link; items with neither cannot be told apart."""
-    for item in root.iterfind("channel/item"):
-        key = (item.findtext("guid") or item.findtext("link") or "").strip()
-        if key:
-            yield key, item
-
-
-def _digest(item: etree._Element) -> str:
-    return hashlib.sha256(_canonical(item).encode("utf-8")).hexdigest()
-
-
-def _canonical(element: etree._Element) -> str:
-    attributes = "".join(f" {name!r}={value!r}" for name, value in sorted(element.attrib.items()))
-    text = (element.text or "").strip()
-    # RSS gives the order of an item's elements no meaning.
-    children = "".join(sorted(_canonical(child) for child in element if isinstance(child.tag, str)))
-    tag = element.tag if isinstance(element.tag, str) else ""
-    return f"<{tag}{attributes}>{text!r}{children}</>"
-
-
-def diff_items(old: Mapping[str, str], new: Mapping[str, str]) -> FeedDiff:
-    """Guids added, removed and changed, each in the order of the feed they come from."""
-    return FeedDiff(
-        added=tuple(guid for guid in new if guid not in old),
-        removed=tuple(guid for guid in old if guid not in new),
-        changed=tuple(guid for guid in new if guid in old and old[guid] != new[guid]),
-    )
-
-
-def diff_feeds(old: bytes | None, new: bytes) -> FeedDiff:
-    return diff_items(item_digests(old), item_digests(new))
 
 
 @dataclass(frozen=True)
@@ -134,8 +73,8 @@ def compare_feeds(old: bytes, new: bytes) -> FeedComparison:
     document is not an RSS feed."""
     old_items, new_items = _rss_items(old, "old"), _rss_items(new, "new")
     items = diff_items(
-        {guid: _digest(item) for guid, item in old_items.items()},
-        {guid: _digest(item) for guid, item in new_items.items()},
+        {guid: item_digest(item) for guid, item in old_items.items()},
+        {guid: item_digest(item) for guid, item in new_items.items()},
     )
     fields = tuple(
         FieldChange(guid, name, before, after)
@@ -148,12 +87,12 @@ def compare_feeds(old: bytes, new: bytes) -> FeedComparison:
 
 def _rss_items(xml: bytes, which: str) -> dict[str, etree._Element]:
     try:
-        root = etree.fromstring(xml, _PARSER)
+        root = etree.fromstring(xml, FEED_PARSER)
     except etree.XMLSyntaxError as problem:
         raise FeedError(f"the {which} feed is not XML: {problem}") from problem
     if root.tag != "rss" or root.find("channel") is None:
         raise FeedError(f"the {which} feed is not RSS (<{root.tag}> without <channel>)")
-    return dict(_keyed_items(root))
+    return dict(keyed_items(root))
 
 
 def _fields(item: etree._Element) -> dict[str, str | None]:

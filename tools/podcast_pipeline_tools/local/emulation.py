@@ -21,8 +21,8 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from podcast_pipeline import table
-from podcast_pipeline.local import REGION
 from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, Bus, Route
+from podcast_pipeline_tools.local import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -18,11 +18,11 @@ from urllib.parse import quote_plus
 
 from moto.s3.models import FakeDeleteMarker, s3_backends
 
-from podcast_pipeline.local import ACCOUNT_ID
 from podcast_pipeline.routes import S3_SOURCE, S3DetailType
+from podcast_pipeline_tools.local import ACCOUNT_ID
 
 if TYPE_CHECKING:
-    from podcast_pipeline.local.emulation import Emulation
+    from podcast_pipeline_tools.local.emulation import Emulation
 
 DELETE_MARKER_CREATED = "Delete Marker Created"
 SEQUENCER_DIGITS = 18  # as long as AWS's, e.g. "0055AED6DCD90281E5"

@@ -7,7 +7,7 @@ redrive policy moves a message to its dead-letter queue. A handler that raises f
 The serial `Poller` runs one invocation at a time with the handlers loaded in this process, retries a
 failed record at once and lets ingest settle before the feed polls: quick and deterministic, for tests
 that step the pipeline and for `local run --serial`. `local run` itself drives the handlers the way
-Lambda does, concurrently and with visibility timeouts (`podcast_pipeline.local.mapping`).
+Lambda does, concurrently and with visibility timeouts (`podcast_pipeline_tools.local.mapping`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from podcast_pipeline.local import REGION
-from podcast_pipeline.local.chaos import Deliveries, Faults
-from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.environments import Handler, Invocation, LambdaContext
-from podcast_pipeline.local.sqs import SQS_MAX_MESSAGES, hide, receive, receive_count
-from podcast_pipeline.local.sqs import delete as delete_messages
 from podcast_pipeline.routes import FEED, INGEST, ROUTES, Route
+from podcast_pipeline_tools.local import REGION
+from podcast_pipeline_tools.local.chaos import Deliveries, Faults
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.environments import Handler, Invocation, LambdaContext
+from podcast_pipeline_tools.local.sqs import SQS_MAX_MESSAGES, hide, receive, receive_count
+from podcast_pipeline_tools.local.sqs import delete as delete_messages
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient

@@ -2,7 +2,7 @@
 
 Per route, as many pollers as the mapping's concurrency allows (`max_concurrency`, or Lambda's initial five
 when the route sets none; both capped by `--concurrency`), each with its own execution environment (a
-process: `podcast_pipeline.local.environments`), so invocations of one function and of different
+process: `podcast_pipeline_tools.local.environments`), so invocations of one function and of different
 functions run at the same time, as on Lambda. Each poller:
 
 - gathers a batch over several receives until `batch_size` or the route's batching window (real seconds)
@@ -29,10 +29,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from podcast_pipeline.local.chaos import Deliveries
-from podcast_pipeline.local.emulation import Emulation
-from podcast_pipeline.local.environments import EnvironmentSpec, ExecutionEnvironment
-from podcast_pipeline.local.poller import (
+from podcast_pipeline.routes import ROUTES, Route
+from podcast_pipeline_tools.local.chaos import Deliveries
+from podcast_pipeline_tools.local.emulation import Emulation
+from podcast_pipeline_tools.local.environments import EnvironmentSpec, ExecutionEnvironment
+from podcast_pipeline_tools.local.poller import (
     DEFAULT_TIMEOUT_SECONDS,
     IDLE_SLEEP_SECONDS,
     Correction,
@@ -42,9 +43,8 @@ from podcast_pipeline.local.poller import (
     queue_depth,
     sqs_record,
 )
-from podcast_pipeline.local.sqs import delete, hide, receive
-from podcast_pipeline.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE, QUIET_CHECKS, Timing
-from podcast_pipeline.routes import ROUTES, Route
+from podcast_pipeline_tools.local.sqs import delete, hide, receive
+from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE, QUIET_CHECKS, Timing
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef

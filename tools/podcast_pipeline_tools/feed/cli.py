@@ -1,7 +1,7 @@
 """`podcast-pipeline feed diff OLD.xml NEW.xml`: what subscribers would notice between two versions of a feed.
 
 Exit codes: 0 nothing that disturbs subscribers, 1 items removed (or guids changed) or enclosures changed,
-2 unusable input. What counts as disturbing is explained in `podcast_pipeline.feed.diff`.
+2 unusable input. What counts as disturbing is explained in `podcast_pipeline_tools.feed.diff`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from podcast_pipeline.feed.diff import FeedComparison, FeedError, compare_feeds
+from podcast_pipeline_tools.feed.diff import FeedComparison, FeedError, compare_feeds
 
 EXIT_SAME = 0
 EXIT_DISTURBING = 1

@@ -32,11 +32,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from podcast_pipeline.config import CONFIG_ENV, SAMPLE_CONFIG, SiteConfig, load_config
-from podcast_pipeline.local.chaos import ChaosSpec, Deliveries, Faults, chaos_report
-from podcast_pipeline.local.corrections import correct_body
-from podcast_pipeline.local.emulation import Emulation, emulation, patched_environ
-from podcast_pipeline.local.environments import (
+from podcast_pipeline.config import CONFIG_ENV, SiteConfig, load_config
+from podcast_pipeline.routes import INGEST, ROUTES
+from podcast_pipeline_tools.local.chaos import ChaosSpec, Deliveries, Faults, chaos_report
+from podcast_pipeline_tools.local.corrections import correct_body
+from podcast_pipeline_tools.local.emulation import Emulation, emulation, patched_environ
+from podcast_pipeline_tools.local.environments import (
     NO_METRICS_WARNING,
     EnvironmentSpec,
     Handler,
@@ -44,27 +45,53 @@ from podcast_pipeline.local.environments import (
     load_handlers,
     warm_up,
 )
-from podcast_pipeline.local.mapping import EventSourceMappings
-from podcast_pipeline.local.metrics import aggregate_emf
-from podcast_pipeline.local.poller import DEFAULT_TIMEOUT_SECONDS, ChaosPoller, Poller, receive_all
-from podcast_pipeline.local.report import (
+from podcast_pipeline_tools.local.mapping import EventSourceMappings
+from podcast_pipeline_tools.local.metrics import aggregate_emf
+from podcast_pipeline_tools.local.poller import DEFAULT_TIMEOUT_SECONDS, ChaosPoller, Poller, receive_all
+from podcast_pipeline_tools.local.report import (
     build_report,
     collect_episodes,
     dead_letters,
     event_entry,
     write_report,
 )
-from podcast_pipeline.local.sample import write_sample_show
-from podcast_pipeline.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
-from podcast_pipeline.notify.sink import WebhookSink
-from podcast_pipeline.routes import INGEST, ROUTES
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG, write_sample_show
+from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
+from podcast_pipeline_tools.sink import WebhookSink
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 FUNCTION_LOG = "functions.log"
+# Names the project checkout whose functions/ the runner drives, when the tools are not run from it.
+PROJECT_ROOT_ENV = "PODCAST_PIPELINE_PROJECT_ROOT"
 
 
 class InputError(ValueError):
     """The input cannot be used (a missing folder, an unreadable event); the message says why."""
+
+
+def _has_functions(root: Path) -> bool:
+    return all((root / "functions" / route.function / "handler.py").is_file() for route in ROUTES)
+
+
+def functions_dir(project_root: Path | None = None) -> Path:
+    """The `functions/` folder of the handlers the runner drives: of `project_root`, else of
+    $PODCAST_PIPELINE_PROJECT_ROOT, else of the checkout the tools package sits in.
+
+    The handlers are not part of any package, so an installed (non-editable) copy of the tools has none
+    to find: it needs the project root named.
+    """
+    named = project_root or (Path(os.environ[PROJECT_ROOT_ENV]) if os.environ.get(PROJECT_ROOT_ENV) else None)
+    if named is not None:
+        if not _has_functions(named):
+            raise InputError(f"{named} is not a podcast-pipeline checkout: no functions/<name>/handler.py")
+        return (named / "functions").resolve()
+    package = Path(__file__).resolve().parent.parent
+    for root in package.parents:
+        if _has_functions(root) and (root / "pyproject.toml").is_file():
+            return root / "functions"
+    raise InputError(
+        f"no functions/ folder found above {package}: run from a podcast-pipeline checkout, or set "
+        f"{PROJECT_ROOT_ENV} to one"
+    )
 
 
 class _FunctionOutput(io.TextIOBase):
@@ -106,6 +133,7 @@ class LocalSession:
     config: SiteConfig
     handlers: Mapping[str, Handler]
     sink: WebhookSink | None  # the stand-in Slack webhook, unless a real URL was given
+    functions_dir: Path  # where the handlers were loaded from
 
 
 def resolve_config(config_path: Path | None) -> tuple[Path, SiteConfig]:
@@ -120,6 +148,7 @@ def local_session(
 ) -> Iterator[LocalSession]:
     """A fresh emulation with the handlers loaded against it; their stdout goes to `output` (or stderr)."""
     path, config = resolve_config(config_path)
+    functions = functions_dir()
     with ExitStack() as stack:
         emulated = stack.enter_context(emulation())
         sink = None if slack_webhook_url else stack.enter_context(WebhookSink())
@@ -134,8 +163,8 @@ def local_session(
         stack.enter_context(warnings.catch_warnings())
         # Powertools warns on every invocation that flushes no metric; Lambda would log it, not show it.
         warnings.filterwarnings("ignore", message=NO_METRICS_WARNING)
-        handlers = load_handlers(FUNCTIONS_DIR, [route.function for route in ROUTES], uuid.uuid4().hex[:12])
-        yield LocalSession(emulated, config, handlers, sink)
+        handlers = load_handlers(functions, [route.function for route in ROUTES], uuid.uuid4().hex[:12])
+        yield LocalSession(emulated, config, handlers, sink, functions)
 
 
 def input_files(root: Path) -> list[Path]:
@@ -278,7 +307,7 @@ def run_local(
         else:
             driver = EventSourceMappings(
                 session.emulation,
-                EnvironmentSpec(FUNCTIONS_DIR, dict(os.environ), out_dir / FUNCTION_LOG, chaos),
+                EnvironmentSpec(session.functions_dir, dict(os.environ), out_dir / FUNCTION_LOG, chaos),
                 corrections=corrections,
                 concurrency=driving.concurrency,
                 time_scale=driving.time_scale,

@@ -15,9 +15,9 @@ from rich.table import Table
 
 from podcast_pipeline.config import ConfigError
 from podcast_pipeline.episode import State
-from podcast_pipeline.local.report import REPORT_NAME, problems_of
-from podcast_pipeline.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 from podcast_pipeline.routes import ROUTES
+from podcast_pipeline_tools.local.report import REPORT_NAME, problems_of
+from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run did not complete, or the invoked handler reported failed records
@@ -102,9 +102,9 @@ def _error(message: str) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     # The emulation (boto3, moto) loads only for the commands that use it: `check` stays quick.
-    from podcast_pipeline.local.chaos import parse_spec
-    from podcast_pipeline.local.poller import DrainTimeout
-    from podcast_pipeline.local.runner import Driving, InputError, run_local
+    from podcast_pipeline_tools.local.chaos import parse_spec
+    from podcast_pipeline_tools.local.poller import DrainTimeout
+    from podcast_pipeline_tools.local.runner import Driving, InputError, run_local
 
     try:
         chaos = parse_spec(args.chaos) if args.chaos is not None else None
@@ -133,7 +133,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def invoke_command(args: argparse.Namespace) -> int:
-    from podcast_pipeline.local.runner import invoke
+    from podcast_pipeline_tools.local.runner import invoke
 
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Feed tools: `podcast-pipeline feed diff`, whether subscribers would notice a move to another feed."""
