@@ -61,10 +61,11 @@ LAMBDA_TARGET = Target(constants.LAMBDA_PLATFORM, constants.LAMBDA_PYTHON_VERSIO
 
 
 def project_dependencies(pyproject: Path = constants.PROJECT_ROOT / "pyproject.toml") -> list[str]:
-    """The `[project] dependencies` of pyproject.toml the functions import (all but TOOLS_ONLY): exactly
-    what they import besides boto3."""
+    """The `[project] dependencies` of pyproject.toml the layer installs: all but what the runtime provides
+    (boto3) and TOOLS_ONLY, which is exactly what the functions import besides boto3."""
     listed = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    return [line for line in listed if _requirement_name(line) not in TOOLS_ONLY]
+    left_out = {*RUNTIME_PROVIDED, *TOOLS_ONLY}
+    return [line for line in listed if _requirement_name(line) not in left_out]
 
 
 def _requirement_name(requirement: str) -> str:

@@ -216,3 +216,17 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "published"
+
+
+@pytest.mark.parametrize("command", [["--help"], ["check", "--help"], ["local", "run", "--help"]])
+def test_the_command_line_runs_without_the_cli_extra(command: list[str]) -> None:
+    # A plain `pip install` has no moto: the commands that need no emulation, and every --help, still work.
+    probe = (
+        "import sys\n"
+        "sys.modules['moto'] = None\n"
+        "from podcast_pipeline_tools.cli import main\n"
+        f"sys.exit(main({command!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "usage: podcast-pipeline" in done.stdout

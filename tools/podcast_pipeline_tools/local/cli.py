@@ -16,7 +16,6 @@ from rich.table import Table
 from podcast_pipeline.config import ConfigError
 from podcast_pipeline.episode import State
 from podcast_pipeline.routes import ROUTES
-from podcast_pipeline_tools.local.report import REPORT_NAME, problems_of
 from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 
 EXIT_OK = 0
@@ -100,11 +99,21 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def _no_emulation(missing: ModuleNotFoundError) -> int:
+    _error(f"the embedded AWS emulation needs {missing.name}: pip install 'podcast-pipeline[cli]'")
+    return EXIT_UNUSABLE
+
+
 def run_command(args: argparse.Namespace) -> int:
-    # The emulation (boto3, moto) loads only for the commands that use it: `check` stays quick.
-    from podcast_pipeline_tools.local.chaos import parse_spec
-    from podcast_pipeline_tools.local.poller import DrainTimeout
-    from podcast_pipeline_tools.local.runner import Driving, InputError, run_local
+    # The emulation (moto) loads only for the commands that use it: `check` stays quick, and works
+    # without the `cli` extra.
+    try:
+        from podcast_pipeline_tools.local.chaos import parse_spec
+        from podcast_pipeline_tools.local.poller import DrainTimeout
+        from podcast_pipeline_tools.local.report import REPORT_NAME
+        from podcast_pipeline_tools.local.runner import Driving, InputError, run_local
+    except ModuleNotFoundError as missing:
+        return _no_emulation(missing)
 
     try:
         chaos = parse_spec(args.chaos) if args.chaos is not None else None
@@ -133,7 +142,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def invoke_command(args: argparse.Namespace) -> int:
-    from podcast_pipeline_tools.local.runner import invoke
+    try:
+        from podcast_pipeline_tools.local.runner import invoke
+    except ModuleNotFoundError as missing:
+        return _no_emulation(missing)
 
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
@@ -160,6 +172,8 @@ def print_summary(report: Mapping[str, Any], report_path: Path, console: Console
     for category in sorted({category for category, _ in counts}):
         episodes.add_row(category, *(str(counts[category, state.value]) for state in _SUMMARY_STATES))
     console.print(episodes)
+
+    from podcast_pipeline_tools.local.report import problems_of
 
     found = problems_of(report["episodes"])
     if found:
