@@ -7,6 +7,8 @@ from pathlib import Path
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from podcast_pipeline import settings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # CDK context keys (`cdk synth -c config=... -c stage=... -c cdn=true`) and their defaults.
@@ -37,7 +39,7 @@ LAMBDA_PLATFORM = "aarch64-manylinux_2_34"
 # Where the shared-code layer puts the site config (layers are unpacked under /opt).
 CONFIG_IN_LAYER = "podcast-pipeline/site.yaml"
 CONFIG_PATH_IN_LAMBDA = f"/opt/{CONFIG_IN_LAYER}"
-POWERTOOLS_METRICS_NAMESPACE = "PodcastPipeline"
+POWERTOOLS_METRICS_NAMESPACE = settings.METRIC_NAMESPACE
 LOG_LEVEL = "INFO"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -56,8 +58,8 @@ ACCESS_LOG_RETENTION_DAYS = 365
 ACCESS_LOG_PREFIX = "content-bucket/"
 CDN_LOG_PREFIX = "cdn/"
 
-# The partition key of the notify function's idempotency records (its IDEMPOTENCY_PARTITION).
-NOTIFY_IDEMPOTENCY_PARTITION = "idempotency#notify"
+# The partition key of the notify function's idempotency records.
+NOTIFY_IDEMPOTENCY_PARTITION = settings.NOTIFY_IDEMPOTENCY_PARTITION
 
 # Secrets Manager: stored until the operator puts the real Slack incoming-webhook URL in.
 SLACK_WEBHOOK_PLACEHOLDER = "not-configured"
@@ -70,9 +72,10 @@ OLDEST_MESSAGE_AGE_THRESHOLD_SECONDS = 15 * 60  # a producer hears about a failu
 EPISODES_FAILED_THRESHOLD = 1  # an episode that fails verification: its post needs fixing
 NOTIFICATION_FAILURES_THRESHOLD = 1  # a message that did not go out (Slack, e-mail, WebSub)
 
-# Function environment (the names the handlers read).
-ENV_BUCKET_NAME = "BUCKET_NAME"
-ENV_TABLE_NAME = "TABLE_NAME"
-ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
-ENV_SLACK_WEBHOOK_ARN = "SLACK_WEBHOOK_SECRET_ARN"
-ENV_NOTIFY_TOPIC_ARN = "NOTIFY_TOPIC_ARN"
+# Function environment: the names the handlers read (podcast_pipeline.settings.Settings).
+ENV_BUCKET_NAME = settings.ENV_BUCKET_NAME
+ENV_TABLE_NAME = settings.ENV_TABLE_NAME
+ENV_EVENT_BUS_NAME = settings.ENV_EVENT_BUS_NAME
+ENV_SLACK_WEBHOOK_ARN = settings.ENV_SLACK_WEBHOOK_SECRET_ARN
+ENV_NOTIFY_TOPIC_ARN = settings.ENV_NOTIFY_TOPIC_ARN
+ENV_CONFIG = settings.ENV_CONFIG

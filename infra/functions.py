@@ -14,7 +14,6 @@ from constructs import Construct
 
 from infra import constants
 from infra.acknowledge import SQS_MANAGED_ENCRYPTION, acknowledge, skip_checkov
-from podcast_pipeline.config import CONFIG_ENV
 from podcast_pipeline.routes import Route
 
 
@@ -84,7 +83,7 @@ class QueuedFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
-                CONFIG_ENV: constants.CONFIG_PATH_IN_LAMBDA,
+                constants.ENV_CONFIG: constants.CONFIG_PATH_IN_LAMBDA,
                 "POWERTOOLS_SERVICE_NAME": route.function,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.POWERTOOLS_METRICS_NAMESPACE,
                 "LOG_LEVEL": constants.LOG_LEVEL,

@@ -93,7 +93,7 @@ class PodcastPipelineStack(Stack):
         feed = functions[FEED.function].role
         storage.grant_write_objects(feed, *(feed_config.key for feed_config in config.feeds.values()))
         storage.grant_read_table(feed)
-        storage.grant_write_table(feed, partition_key_prefix=f"{store.LEASE}#")  # one rebuild at a time
+        storage.grant_write_table(feed, partition_key_prefix=store.LEASE_PREFIX)  # one rebuild at a time
         events.grant_put_events(feed)  # Feed Updated
 
         notify = functions[NOTIFY.function].role

@@ -15,6 +15,7 @@ from pipeline_harness import Pipeline, pipeline
 from podcast_pipeline.bus import EventBus, PublishError
 from podcast_pipeline.config import load_config
 from podcast_pipeline.routes import INGEST, ROUTES, Route
+from podcast_pipeline.settings import NOTIFY_IDEMPOTENCY_PARTITION
 from podcast_pipeline_tools.cli import main
 from podcast_pipeline_tools.local.chaos import ChaosSpec, Faults, parse_spec
 from podcast_pipeline_tools.local.cli import EXIT_UNUSABLE
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 # Enough of the corpus to exercise every path (published, awaiting audio, text-only interviews) while a
 # calm and a chaos run of it stay well under a minute each; all 60 full-size MP3s take ~2 minutes a run.
 CORPUS_EPISODES_WITH_AUDIO = 20
-IDEMPOTENCY_PARTITION = "idempotency#notify"  # where functions/notify/handler.py keeps its markers
+IDEMPOTENCY_PARTITION = NOTIFY_IDEMPOTENCY_PARTITION  # where the notify function keeps its markers
 
 
 # -- the spec --------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from infra_fixtures import EMAILS, ROOT, SynthesizedStack, synthesized
 
 from infra import constants
 from infra.events import Events
+from podcast_pipeline import settings
 from podcast_pipeline.config import CONFIG_ENV, load_config
 from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES, Bus, Route
+from podcast_pipeline.settings import METRIC_NAMESPACE, OPTIONAL_ENV, REQUIRED_ENV, Settings
 
 # One synth per worker: where xdist grouping works, every infra test runs on the same one.
 pytestmark = pytest.mark.xdist_group("cdk")
@@ -127,6 +129,23 @@ def test_function_environment(default: SynthesizedStack, route: Route) -> None:
         assert env["NOTIFY_TOPIC_ARN"] == {"Ref": logical_id(default, stack.notifications.topic)}
     else:
         assert not notify_only & set(env)
+
+
+# What the stack sets for the functions themselves (Powertools and the log level aside).
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.function)
+def test_function_environment_is_what_settings_reads(default: SynthesizedStack, route: Route) -> None:
+    env = resource(default, default.stack.functions[route.function].function)["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == METRIC_NAMESPACE
+    read = set(REQUIRED_ENV) | (set(OPTIONAL_ENV) if route is NOTIFY else set())
+    assert set(env) - POWERTOOLS_ENV == read
+    # Every required variable is set, so the function's Settings load (placeholders for the tokens).
+    loaded = Settings.from_environ({name: str(value) for name, value in env.items()})
+    assert (loaded.notify_topic_arn is not None) is (route is NOTIFY)
 
 
 def layer_asset_hash(synth: SynthesizedStack, layer: str) -> str:
@@ -500,10 +519,17 @@ def test_notify_permissions(default: SynthesizedStack) -> None:
 
 
 def handler_constant(function: str, name: str) -> Any:
-    """A module-level constant of a handler, read without importing it."""
+    """A module-level constant of a handler, read without importing it: a literal, another of its
+    constants, or a name it imports from podcast_pipeline.settings (where the shared names live)."""
     module = ast.parse((constants.FUNCTIONS_DIR / function / "handler.py").read_text())
     for node in module.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "podcast_pipeline.settings":
+            imported = [a.name for a in node.names if (a.asname or a.name) == name]
+            if imported:
+                return getattr(settings, imported[0])
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            if isinstance(node.value, ast.Name):
+                return handler_constant(function, node.value.id)
             return ast.literal_eval(node.value)
     raise AssertionError(f"{name} not found in functions/{function}/handler.py")
 

@@ -153,6 +153,9 @@ def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
     ]["QueueArn"]
     sns.subscribe(TopicArn=stack.topic_arn, Protocol="sqs", Endpoint=queue_arn)
     monkeypatch.setenv("TABLE_NAME", stack.table)
+    # Set for every function by the stack (Settings requires them); notify itself uses neither.
+    monkeypatch.setenv("BUCKET_NAME", "content-unused-by-notify")
+    monkeypatch.setenv("EVENT_BUS_NAME", "bus-unused-by-notify")
     monkeypatch.setenv("NOTIFY_TOPIC_ARN", stack.topic_arn)
     notify._dependencies.cache_clear()
     return stack

@@ -10,7 +10,6 @@ and their redelivery renders what is left.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from podcast_pipeline.config import require_lambda_config
+from podcast_pipeline.settings import METRIC_NAMESPACE, Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from podcast_pipeline.feed.service import FeedRebuild
     from podcast_pipeline.store import EpisodeStore
 
-NAMESPACE = "PodcastPipeline"
+NAMESPACE = METRIC_NAMESPACE
 SERVICE = "feed"
 require_lambda_config()  # deployed without its configuration: an init error that names the variable
 logger = Logger(service=SERVICE)
@@ -81,12 +81,13 @@ def _dependencies() -> _Dependencies:
     from podcast_pipeline.feed.s3_objects import S3FeedObjects
     from podcast_pipeline.store import EpisodeStore
 
+    settings = Settings.from_environ()
     session = boto3.session.Session()
     return _Dependencies(
-        config=load_config(),
-        store=EpisodeStore(session.client("dynamodb"), os.environ["TABLE_NAME"]),
-        objects=S3FeedObjects(session.client("s3"), os.environ["BUCKET_NAME"]),
-        bus=EventBus(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+        config=load_config(settings.config_path),
+        store=EpisodeStore(session.client("dynamodb"), settings.table_name),
+        objects=S3FeedObjects(session.client("s3"), settings.bucket_name),
+        bus=EventBus(session.client("events"), settings.event_bus_name),
     )
 
 

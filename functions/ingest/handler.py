@@ -6,13 +6,13 @@ Parses each record, hands the change to the domain and reports per-record failur
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from podcast_pipeline.config import require_lambda_config
+from podcast_pipeline.settings import METRIC_NAMESPACE, Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -26,7 +26,7 @@ require_lambda_config()  # deployed without its configuration: an init error tha
 logger = Logger(service="ingest")
 # Only AWS SDK calls are made: patching everything X-Ray can would import requests and more for nothing.
 tracer = Tracer(service="ingest", patch_modules=("botocore",))
-metrics = Metrics(namespace="PodcastPipeline", service="ingest")
+metrics = Metrics(namespace=METRIC_NAMESPACE, service="ingest")
 
 
 @functools.cache
@@ -53,13 +53,14 @@ def _ingest() -> Ingest:
     from podcast_pipeline.s3_objects import S3Objects
     from podcast_pipeline.store import EpisodeStore
 
+    settings = Settings.from_environ()
     session = boto3.session.Session()
-    config = load_config()
+    config = load_config(settings.config_path)
     return Ingest(
         config=config,
-        store=EpisodeStore(session.client("dynamodb"), os.environ["TABLE_NAME"]),
-        objects=S3Objects(session.client("s3"), os.environ["BUCKET_NAME"], config.includes_prefix),
-        bus=EventBus(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+        store=EpisodeStore(session.client("dynamodb"), settings.table_name),
+        objects=S3Objects(session.client("s3"), settings.bucket_name, config.includes_prefix),
+        bus=EventBus(session.client("events"), settings.event_bus_name),
     )
 
 

@@ -19,6 +19,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from podcast_pipeline.config import require_lambda_config
+from podcast_pipeline.settings import (
+    ENV_NOTIFY_TOPIC_ARN,
+    ENV_SLACK_WEBHOOK_SECRET_ARN,
+    ENV_SLACK_WEBHOOK_URL,
+    METRIC_NAMESPACE,
+    NOTIFY_IDEMPOTENCY_PARTITION,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -29,12 +37,12 @@ if TYPE_CHECKING:
     from podcast_pipeline.batch import LoggedBatchProcessor
     from podcast_pipeline.notify.service import Notifier, Outcome
 
-NAMESPACE = "PodcastPipeline"
+NAMESPACE = METRIC_NAMESPACE
 SECRET_MAX_AGE_SECONDS = 300  # a rotated webhook URL is picked up within five minutes
 # Outlives the longest an event can come back (a DLQ keeps messages up to 14 days), so not even a redrive
 # repeats a message that already went out; the records are a few bytes each.
 IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 60 * 60
-IDEMPOTENCY_PARTITION = "idempotency#notify"
+IDEMPOTENCY_PARTITION = NOTIFY_IDEMPOTENCY_PARTITION
 
 require_lambda_config()  # deployed without its configuration: an init error that names the variable
 logger = Logger(service="notify")
@@ -119,11 +127,12 @@ def _run(*, delivery: dict[str, str], action: Callable[[], None]) -> None:
     action()
 
 
-def _slack_url() -> Callable[[], str] | None:
-    direct = os.environ.get("SLACK_WEBHOOK_URL")
+def _slack_url(settings: Settings) -> Callable[[], str] | None:
+    # The local runner's direct URL (never set by the stack) wins over the deployed secret.
+    direct = os.environ.get(ENV_SLACK_WEBHOOK_URL)
     if direct:
         return lambda: direct
-    arn = os.environ.get("SLACK_WEBHOOK_SECRET_ARN")
+    arn = settings.slack_webhook_secret_arn
     if not arn:
         return None
 
@@ -158,15 +167,18 @@ def _dependencies() -> _Dependencies:
     library = logging.getLogger("podcast_pipeline.notify")
     library.handlers, library.propagate = [logger.registered_handler], False
     library.setLevel(logger.log_level)
-    slack_url, topic_arn = _slack_url(), os.environ.get("NOTIFY_TOPIC_ARN")
+    settings = Settings.from_environ()
+    slack_url, topic_arn = _slack_url(settings), settings.notify_topic_arn
     if slack_url is None:
-        logger.warning("Slack is off: neither SLACK_WEBHOOK_URL nor SLACK_WEBHOOK_SECRET_ARN is set")
+        logger.warning(
+            f"Slack is off: neither {ENV_SLACK_WEBHOOK_URL} nor {ENV_SLACK_WEBHOOK_SECRET_ARN} is set"
+        )
     if not topic_arn:
-        logger.warning("e-mail is off: NOTIFY_TOPIC_ARN is not set")
-    guard = _PowertoolsGuard(os.environ["TABLE_NAME"])
+        logger.warning(f"e-mail is off: {ENV_NOTIFY_TOPIC_ARN} is not set")
+    guard = _PowertoolsGuard(settings.table_name)
     notifier = Notifier(
         guard=guard,
-        config=load_config(),
+        config=load_config(settings.config_path),
         slack=SlackWebhook(slack_url) if slack_url else None,
         email=_SnsEmail(boto3.client("sns"), topic_arn) if topic_arn else None,
         websub=WebSubPublisher(),

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CONFIG_ENV = "PODCAST_PIPELINE_CONFIG"
-# Set by Lambda in every execution environment (the function's code folder).
-LAMBDA_TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
+from podcast_pipeline import settings as _settings
+
+CONFIG_ENV = _settings.ENV_CONFIG
+LAMBDA_TASK_ROOT_ENV = _settings.ENV_LAMBDA_TASK_ROOT
 TEMPLATE_FIELDS = ("number", "slug", "category", "date")
 
 

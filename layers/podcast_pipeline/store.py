@@ -58,8 +58,14 @@ RETRYABLE_CODES = frozenset(
 SOURCE = "SOURCE"
 EPISODE = "EPISODE"
 EPISODE_LOCK = "LOCK"
-LEASE = "LEASE"  # partition key prefix of the feed rebuild items, the only items the feed function writes
 REBUILD = "REBUILD"
+# Key prefixes, each spelt only here.
+SOURCE_PREFIX = "SOURCE#"
+EPISODE_PREFIX = "EPISODE#"
+AUDIO_PREFIX = "AUDIO#"  # an audio file's links to the posts that name it: `AUDIO#<key>` / `POST#<key>`
+POST_PREFIX = "POST#"
+FEED_PREFIX = "FEED#"  # the published index's partitions
+LEASE_PREFIX = "LEASE#"  # the feed rebuild items, the only items the feed function writes
 # The attributes of a feed rebuild item.
 REQUESTED = "requested"
 RENDERED = "rendered"
@@ -122,7 +128,7 @@ def _key(pk: str, sk: str) -> AttributeMap:
 
 
 def _rebuild_pk(category: str) -> str:
-    return f"{LEASE}#feed#{category}"
+    return f"{LEASE_PREFIX}feed#{category}"
 
 
 # Episode fields kept zlib-compressed in binary attributes of their own, outside `doc`: show notes (as
@@ -171,7 +177,7 @@ class EpisodeStore:
         completes the work the first delivery started.
         """
         item: AttributeMap = {
-            **_key(f"SOURCE#{record.ref.key}", SOURCE),
+            **_key(f"{SOURCE_PREFIX}{record.ref.key}", SOURCE),
             "kind": _s(record.kind),
             "ref": _s(json.dumps(record.ref.to_dict())),
             "deleted": {"BOOL": record.deleted},
@@ -197,7 +203,7 @@ class EpisodeStore:
         return True
 
     def get_source(self, key: str) -> SourceRecord | None:
-        item = self._get(f"SOURCE#{key}", SOURCE)
+        item = self._get(f"{SOURCE_PREFIX}{key}", SOURCE)
         if item is None:
             return None
         return SourceRecord(
@@ -212,24 +218,28 @@ class EpisodeStore:
     # -- audio links -----------------------------------------------------------------------------
 
     def link_audio(self, audio_key: str, post_key: str) -> None:
-        self._client.put_item(TableName=self._table, Item=_key(f"AUDIO#{audio_key}", f"POST#{post_key}"))
+        self._client.put_item(
+            TableName=self._table, Item=_key(f"{AUDIO_PREFIX}{audio_key}", f"{POST_PREFIX}{post_key}")
+        )
 
     def unlink_audio(self, audio_key: str, post_key: str) -> None:
-        self._client.delete_item(TableName=self._table, Key=_key(f"AUDIO#{audio_key}", f"POST#{post_key}"))
+        self._client.delete_item(
+            TableName=self._table, Key=_key(f"{AUDIO_PREFIX}{audio_key}", f"{POST_PREFIX}{post_key}")
+        )
 
     def posts_of_audio(self, audio_key: str) -> list[str]:
         """Keys of the posts that name this MP3 (strongly consistent: a post linked a moment ago is seen)."""
         items = self._query(
             KeyConditionExpression=f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :post)",
-            ExpressionAttributeValues={":pk": _s(f"AUDIO#{audio_key}"), ":post": _s("POST#")},
+            ExpressionAttributeValues={":pk": _s(f"{AUDIO_PREFIX}{audio_key}"), ":post": _s(POST_PREFIX)},
             ConsistentRead=True,
         )
-        return [item[SORT_KEY]["S"].removeprefix("POST#") for item in items]
+        return [item[SORT_KEY]["S"].removeprefix(POST_PREFIX) for item in items]
 
     # -- episodes --------------------------------------------------------------------------------
 
     def get_episode(self, episode_id: str) -> StoredEpisode | None:
-        item = self._get(f"EPISODE#{episode_id}", EPISODE)
+        item = self._get(f"{EPISODE_PREFIX}{episode_id}", EPISODE)
         return self._stored_episode(item) if item else None
 
     def save_episode(
@@ -243,7 +253,7 @@ class EpisodeStore:
         doc = episode.to_dict()
         compressed = _compressed(doc)
         item: AttributeMap = {
-            **_key(f"EPISODE#{episode.id}", EPISODE),
+            **_key(f"{EPISODE_PREFIX}{episode.id}", EPISODE),
             "doc": _s(json.dumps(doc, sort_keys=True)),
             **compressed,
             "state": _s(episode.state.value),
@@ -253,7 +263,7 @@ class EpisodeStore:
         if outbox:
             item["outbox"] = _s(json.dumps(outbox))
         if episode.state is State.PUBLISHED:
-            item[PUBLISHED_PARTITION_KEY] = _s(f"FEED#{episode.category}")
+            item[PUBLISHED_PARTITION_KEY] = _s(f"{FEED_PREFIX}{episode.category}")
             item[PUBLISHED_SORT_KEY] = _s(f"{episode.date}#{episode.id}")
         if expected_revision:
             condition = {
@@ -283,7 +293,7 @@ class EpisodeStore:
             self._patiently(
                 lambda: self._client.update_item(
                     TableName=self._table,
-                    Key=_key(f"EPISODE#{episode_id}", EPISODE),
+                    Key=_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE),
                     UpdateExpression=update,
                     ConditionExpression="revision = :revision",
                     ExpressionAttributeValues=values,
@@ -297,7 +307,7 @@ class EpisodeStore:
             self._client.put_item(
                 TableName=self._table,
                 Item={
-                    **_key(f"EPISODE#{episode_id}", EPISODE_LOCK),
+                    **_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE_LOCK),
                     OWNER: _s(owner),
                     LEASE_EXPIRES: {"N": str(now + seconds)},
                 },
@@ -314,7 +324,7 @@ class EpisodeStore:
             self._patiently(
                 lambda: self._client.delete_item(
                     TableName=self._table,
-                    Key=_key(f"EPISODE#{episode_id}", EPISODE_LOCK),
+                    Key=_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE_LOCK),
                     ConditionExpression="#owner = :owner",
                     ExpressionAttributeNames={"#owner": OWNER},  # a reserved word
                     ExpressionAttributeValues={":owner": _s(owner)},
@@ -326,18 +336,22 @@ class EpisodeStore:
         items = self._query(
             IndexName=PUBLISHED_INDEX,
             KeyConditionExpression=f"{PUBLISHED_PARTITION_KEY} = :feed",
-            ExpressionAttributeValues={":feed": _s(f"FEED#{category}")},
+            ExpressionAttributeValues={":feed": _s(f"{FEED_PREFIX}{category}")},
             ScanIndexForward=False,
         )
         return [self._stored_episode(item).episode for item in items]
 
     def all_episodes(self) -> list[Episode]:
         """Every episode, for reports of the local runner (a Scan: never on a production path)."""
-        return [self._stored_episode(item).episode for item in self._scan("begins_with(pk, :p)", "EPISODE#")]
+        return [
+            self._stored_episode(item).episode for item in self._scan("begins_with(pk, :p)", EPISODE_PREFIX)
+        ]
 
     def unlinked_audio(self) -> list[SourceRecord]:
         """MP3s that no post names (yet), for reports of the local runner (a Scan)."""
-        records = [self.get_source(item["pk"]["S"].removeprefix("SOURCE#")) for item in self._audio_sources()]
+        records = [
+            self.get_source(item["pk"]["S"].removeprefix(SOURCE_PREFIX)) for item in self._audio_sources()
+        ]
         return [r for r in records if r is not None and not r.deleted and not self.posts_of_audio(r.ref.key)]
 
     # -- feed rebuilds: the RebuildLedger of podcast_pipeline.feed.service -------------------------
@@ -451,7 +465,9 @@ class EpisodeStore:
             yield from page.get("Items", [])
 
     def _audio_sources(self) -> Iterator[AttributeMap]:
-        return (item for item in self._scan("begins_with(pk, :p)", "SOURCE#") if item["kind"]["S"] == "audio")
+        return (
+            item for item in self._scan("begins_with(pk, :p)", SOURCE_PREFIX) if item["kind"]["S"] == "audio"
+        )
 
     @staticmethod
     def _stored_episode(item: AttributeMap) -> StoredEpisode:

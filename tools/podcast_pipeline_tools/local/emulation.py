@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from podcast_pipeline import table
+from podcast_pipeline import settings, table
 from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, Bus, Route
 from podcast_pipeline_tools.local import REGION
 
@@ -107,15 +107,20 @@ class Emulation:
         return {
             **AWS_ENV,
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "BUCKET_NAME": self.names.bucket,
-            "TABLE_NAME": self.names.table,
-            "EVENT_BUS_NAME": self.names.event_bus,
-            "NOTIFY_TOPIC_ARN": self.topic_arn,
+            settings.ENV_BUCKET_NAME: self.names.bucket,
+            settings.ENV_TABLE_NAME: self.names.table,
+            settings.ENV_EVENT_BUS_NAME: self.names.event_bus,
+            settings.ENV_NOTIFY_TOPIC_ARN: self.topic_arn,
         }
 
 
 # Settings that would point boto3 at a real account or a real webhook.
-UNSET_ENV = ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "SLACK_WEBHOOK_SECRET_ARN")
+UNSET_ENV = (
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    settings.ENV_SLACK_WEBHOOK_SECRET_ARN,
+)
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from rich.progress import (
 
 from podcast_pipeline.config import CONFIG_ENV, SiteConfig, load_config
 from podcast_pipeline.routes import INGEST, ROUTES
+from podcast_pipeline.settings import ENV_SLACK_WEBHOOK_URL
 from podcast_pipeline_tools.local.chaos import ChaosSpec, Deliveries, Faults, chaos_report
 from podcast_pipeline_tools.local.corrections import correct_body
 from podcast_pipeline_tools.local.emulation import Emulation, emulation, patched_environ
@@ -155,7 +156,7 @@ def local_session(
         env = {
             **emulated.handler_env(),
             CONFIG_ENV: str(path),
-            "SLACK_WEBHOOK_URL": sink.url if sink else str(slack_webhook_url),
+            ENV_SLACK_WEBHOOK_URL: sink.url if sink else str(slack_webhook_url),
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
         }
         stack.enter_context(patched_environ(env))
