@@ -199,9 +199,12 @@ class Ingest:
             != (change.version_id, change.sequencer, change.deleted)
         ):
             return False
-        posts = [known] if kind is ObjectKind.POST else self._store.posts_of_audio(change.key)
-        for post in posts:
-            source = post if isinstance(post, SourceRecord) else self._store.get_source(post)
+        posts = (
+            [known]
+            if kind is ObjectKind.POST
+            else [self._store.get_source(key) for key in self._store.posts_of_audio(change.key)]
+        )
+        for source in posts:
             if source is None:
                 return False
             stored = self._store.get_episode(self._episode_id(source.ref.key, None, source))

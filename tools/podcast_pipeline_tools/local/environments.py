@@ -157,8 +157,9 @@ class ExecutionEnvironment:
     def __init__(self, spec: EnvironmentSpec, function: str, name: str, timeout_seconds: float) -> None:
         self.function = function
         self._timeout = timeout_seconds
-        self._connection, child = _context().Pipe()
-        self._process = _context().Process(
+        context = _context()
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
             target=_serve, args=(child, spec, function, name, timeout_seconds), name=name, daemon=True
         )
         self._process.start()

@@ -56,8 +56,7 @@ class FunctionStats:
     failed_records: int = 0  # reported in batchItemFailures, or in a batch whose invocation failed
     errors: int = 0  # invocations that raised, timed out or crashed
     seconds: float = 0.0  # spent in the handler
-    # Per message: the receive count of its last delivery to the handler ({"1": n} when nothing retried).
-    receive_counts: Counter[int] = field(default_factory=Counter)
+    # Per message id: the receive count of its last delivery to the handler.
     _last_count: dict[str, int] = field(default_factory=dict, repr=False)
 
     def delivered(self, messages: Sequence[MessageTypeDef]) -> None:
@@ -65,15 +64,12 @@ class FunctionStats:
         for message in messages:
             count = receive_count(message)
             self.records_retried += count > 1
-            previous = self._last_count.get(message["MessageId"])
-            if previous is not None:
-                self.receive_counts[previous] -= 1
             self._last_count[message["MessageId"]] = count
-            self.receive_counts[count] += 1
 
     def to_dict(self) -> dict[str, Any]:
+        """The figures, with `receive_counts`: messages by their last receive count ({"1": n}: no retry)."""
         public = {name: value for name, value in vars(self).items() if not name.startswith("_")}
-        histogram = {str(count): n for count, n in sorted(self.receive_counts.items()) if n}
+        histogram = {str(count): n for count, n in sorted(Counter(self._last_count.values()).items())}
         return {**public, "seconds": round(self.seconds, 3), "receive_counts": histogram}
 
 

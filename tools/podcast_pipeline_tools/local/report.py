@@ -15,6 +15,7 @@ from podcast_pipeline.store import EpisodeStore
 from podcast_pipeline_tools.local.mapping import EventSourceMappings
 from podcast_pipeline_tools.local.metrics import feed_renders
 from podcast_pipeline_tools.local.poller import Poller, receive_all
+from podcast_pipeline_tools.local.sqs import receive_count
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -71,7 +72,7 @@ def dead_letter_entry(function: str, message: MessageTypeDef, reasons: Mapping[s
         "queue": function,
         "message_id": message["MessageId"],
         # The receive count moves with the message; reading it from the dead-letter queue added one.
-        "deliveries": int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) - 1,
+        "deliveries": receive_count(message) - 1,
         "reason": reasons.get(message["MessageId"]),
         "body": _body(message["Body"]),
     }
