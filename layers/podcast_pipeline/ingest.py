@@ -177,13 +177,14 @@ class Ingest:
         kind = classify(change.key, self._config)
         if kind is ObjectKind.OTHER:
             return Outcome(change.key, kind)
-        if self._already_settled(change, kind):
+        known = self._store.get_source(change.key)  # what is recorded of the key so far
+        if self._already_settled(change, kind, known):
             return Outcome(change.key, kind, repeated=True)
         if kind is ObjectKind.POST:
-            return self._post_changed(change)
+            return self._post_changed(change, known)
         return self._audio_changed(change)
 
-    def _already_settled(self, change: ObjectChange, kind: ObjectKind) -> bool:
+    def _already_settled(self, change: ObjectChange, kind: ObjectKind, known: SourceRecord | None) -> bool:
         """This exact change is recorded, and every episode it touches was decided from it with nothing
         left to send: a repeated delivery (EventBridge and SQS deliver at least once; a multipart upload
         announces itself twice), settled in a few reads instead of reading and deciding it all again.
@@ -191,7 +192,6 @@ class Ingest:
         A delivery after a crash finds the episode not yet decided from this version, or events still in
         its outbox, and goes the whole way.
         """
-        known = self._store.get_source(change.key)
         if (
             known is None
             or not change.version_id
@@ -217,11 +217,10 @@ class Ingest:
 
     # -- a post changed --------------------------------------------------------------------------
 
-    def _post_changed(self, change: ObjectChange) -> Outcome:
+    def _post_changed(self, change: ObjectChange, known: SourceRecord | None) -> Outcome:
         post: Post | ProblemError | None = None
         if change.deleted:
             # The key alone cannot name the episode of a post whose category came from its front-matter.
-            known = self._store.get_source(change.key)
             episode_id = known.episode_id if known else None
         else:
             try:
