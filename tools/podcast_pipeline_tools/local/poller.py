@@ -161,11 +161,14 @@ class Poller:
         *,
         corrections: Mapping[str, Correction] | None = None,
         routes: Sequence[Route] = ROUTES,
+        deliveries: Deliveries | None = None,
     ) -> None:
-        """`corrections` rewrite a message body, per function, before the handler sees it."""
+        """`corrections` rewrite a message body, per function, before the handler sees it; `deliveries`
+        (chaos) multiply and shuffle what is received."""
         self._emulation = emulation
         self._handlers = handlers
         self._corrections = dict(corrections or {})
+        self._deliveries = deliveries
         self._routes = [route for route in routes if route.function in handlers]
         self.stats = {route.function: FunctionStats() for route in self._routes}
         self.failure_reasons: dict[str, str] = {}  # message id -> why its last delivery failed
@@ -175,18 +178,14 @@ class Poller:
 
     def _receive_batch(self, route: Route) -> list[MessageTypeDef]:
         # Like the event source mapping: gather up to batch_size messages over several receives.
+        url, sqs = self._queue_url(route), self._emulation.sqs
         batch: list[MessageTypeDef] = []
         while len(batch) < route.batch_size:
-            received = receive(
-                self._emulation.sqs,
-                self._queue_url(route),
-                route.batch_size - len(batch),
-                route.visibility_timeout_seconds,
-            )
-            batch.extend(received)
+            received = receive(sqs, url, route.batch_size - len(batch), route.visibility_timeout_seconds)
             if not received:
                 break
-        return batch
+            batch.extend(self._deliveries.copies(sqs, url, received) if self._deliveries else received)
+        return self._deliveries.shuffled(batch) if self._deliveries else batch
 
     def _invoke(self, route: Route, batch: list[MessageTypeDef]) -> Batch:
         stats = self.stats[route.function]
@@ -266,18 +265,7 @@ class ChaosPoller(Poller):
         *,
         corrections: Mapping[str, Correction] | None = None,
     ) -> None:
-        super().__init__(emulation, faults.wrap(handlers), corrections=corrections)
+        super().__init__(
+            emulation, faults.wrap(handlers), corrections=corrections, deliveries=Deliveries(faults)
+        )
         self.faults = faults
-        self._deliveries = Deliveries(faults)
-
-    def _receive_batch(self, route: Route) -> list[MessageTypeDef]:
-        url = self._queue_url(route)
-        batch: list[MessageTypeDef] = []
-        while len(batch) < route.batch_size:
-            received = receive(
-                self._emulation.sqs, url, route.batch_size - len(batch), route.visibility_timeout_seconds
-            )
-            if not received:
-                break
-            batch.extend(self._deliveries.copies(self._emulation.sqs, url, received))
-        return self._deliveries.shuffled(batch)
