@@ -348,11 +348,19 @@ class EpisodeStore:
         ]
 
     def unlinked_audio(self) -> list[SourceRecord]:
-        """MP3s that no post names (yet), for reports of the local runner (a Scan)."""
+        """MP3s that no post names (yet), for reports of the local runner (a Scan).
+
+        A deleted post names nothing: its link stays (its episode keeps what it was decided from), but the
+        MP3 waits for a post again, as it would had the post's versions never been read.
+        """
         records = [
             self.get_source(item["pk"]["S"].removeprefix(SOURCE_PREFIX)) for item in self._audio_sources()
         ]
-        return [r for r in records if r is not None and not r.deleted and not self.posts_of_audio(r.ref.key)]
+        return [r for r in records if r is not None and not r.deleted and not self._named(r.ref.key)]
+
+    def _named(self, audio_key: str) -> bool:
+        posts = (self.get_source(post_key) for post_key in self.posts_of_audio(audio_key))
+        return any(post is not None and not post.deleted for post in posts)
 
     # -- feed rebuilds: the RebuildLedger of podcast_pipeline.feed.service -------------------------
     #
