@@ -7,11 +7,12 @@ The show writes its topics as a list under a heading of the notes:
     - 2:54 -- You can upload your cover letter and get back an analysis without an account
     - 1:03:52 -- [snapt](https://www.snapt.net/) is their parent company
 
-Each item is a timestamp (`H:MM:SS` or `M:SS`), a separator (`--`, `—`, `–` or `-`, with spaces around it)
-and a title. The topic list is the section of the first heading that holds a bullet list (`-`, `*` or `+`)
-with such an item; every item of that section's top-level bullet lists is a topic. The notes are read as
-markdown from their Liquid rendering (`Notes.markdown`), with the parser the show notes use, so a title is
-what a listener reads in the notes: links reduced to their text, markup dropped, a continued line joined.
+Each item is a timestamp (`H:MM:SS` or `M:SS`), a separator (`--`, an em or en dash, or `-`, with
+spaces around it) and a title. The topic list is the section of the first heading that holds a bullet list
+(`-`, `*` or `+`) with such an item; every item of that section's top-level bullet lists is a topic. The
+notes are read as markdown from their Liquid rendering (`Notes.markdown`), with the parser the show notes
+use, so a title is what a listener reads in the notes: links reduced to their text, markup dropped, a
+continued line joined.
 
 Nothing is guessed: an item whose timestamp cannot be read (`1:11-20`) is left out with a
 `chapter_bad_timestamp` warning quoting the line, topics out of order stay where the notes put them with
@@ -21,6 +22,7 @@ Nothing is guessed: an item whose timestamp cannot be read (`1:11-20`) is left o
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -40,7 +42,7 @@ VERSION = "1.2.0"
 
 # `<stamp> <separator> <title>`: the separator needs white space on both sides, so `1:11-20 -- x` is a bad
 # stamp `1:11-20`, never the stamp `1:11` of a title `20 -- x`.
-_TOPIC = re.compile(r"(?P<stamp>\S+)\s+(?:--|—|–|-)\s+(?P<title>\S.*)")
+_TOPIC = re.compile("(?P<stamp>\\S+)\\s+(?:--|\u2014|\u2013|-)\\s+(?P<title>\\S.*)")
 _CLOCK = re.compile(r"[0-9]{1,2}(?::[0-9]{1,2}){1,2}")  # looks like a clock; parse_duration decides
 _FORMS = "H:MM:SS or M:SS"
 _QUOTED_LINE = 100  # characters of a line quoted in a message
@@ -118,7 +120,7 @@ def _chapter(item: _Item, key: str | None) -> Chapter | Problem:
 
 
 def _check(chapters: Sequence[Chapter], duration_seconds: float | None, key: str | None) -> Iterator[Problem]:
-    for before, chapter in zip(chapters, chapters[1:], strict=False):
+    for before, chapter in itertools.pairwise(chapters):
         if chapter.start_seconds <= before.start_seconds:
             # Equal times count too: a chapter of no length cannot be played or chosen in an app.
             where = "at the same time as" if chapter.start_seconds == before.start_seconds else "before"

@@ -246,7 +246,9 @@ def parse_config(raw: Any) -> SiteConfig:
     try:
         config.guest_image_template.format(avatar="a.jpg", avatar_stem="a")
     except (KeyError, IndexError, ValueError) as err:
-        raise ConfigError(f"`people.guest_image_template` is invalid ({{avatar}}, {{avatar_stem}}): {err}") from err
+        raise ConfigError(
+            f"`people.guest_image_template` is invalid ({{avatar}}, {{avatar_stem}}): {err}"
+        ) from err
     for name, template in (
         ("key_template", config.transcript_key_template),
         ("url_template", config.transcript_url_template),
@@ -268,7 +270,10 @@ def _check_chapters(config: SiteConfig) -> None:
         raise ConfigError(
             "`chapters.key_template` must start with a fixed folder (such as `chapters/`) and end in .json"
         )
-    for name, taken in (("posts.prefix", config.posts_prefix), ("posts.includes_prefix", config.includes_prefix)):
+    for name, taken in (
+        ("posts.prefix", config.posts_prefix),
+        ("posts.includes_prefix", config.includes_prefix),
+    ):
         if prefix.startswith(taken) or taken.startswith(prefix):
             raise ConfigError(f"`chapters.key_template` must not share its folder with `{name}` ({taken})")
 

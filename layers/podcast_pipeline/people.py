@@ -34,7 +34,9 @@ class Person:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Person:
-        return cls(str(data["name"]), str(data.get("role") or HOST), data.get("href") or "", data.get("img") or "")
+        return cls(
+            str(data["name"]), str(data.get("role") or HOST), data.get("href") or "", data.get("img") or ""
+        )
 
 
 def _one_line(value: object) -> str:
@@ -47,7 +49,11 @@ def https_url(value: object) -> str:
         return ""
     text = value.strip()
     parts = urlsplit(text)
-    return text if parts.scheme.lower() == "https" and parts.netloc and not any(c.isspace() for c in text) else ""
+    return (
+        text
+        if parts.scheme.lower() == "https" and parts.netloc and not any(c.isspace() for c in text)
+        else ""
+    )
 
 
 def person_from_config(raw: Any) -> Person:
@@ -102,5 +108,7 @@ def _avatar(value: object, template: str) -> str:
         return ""
     avatar = value.strip()
     # Quoted as one path segment: a `../` or a `?` in a post cannot reach outside the template's folder.
-    url = template.format(avatar=quote(avatar, safe=""), avatar_stem=quote(PurePosixPath(avatar).stem, safe=""))
+    url = template.format(
+        avatar=quote(avatar, safe=""), avatar_stem=quote(PurePosixPath(avatar).stem, safe="")
+    )
     return https_url(url)
