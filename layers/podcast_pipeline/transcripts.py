@@ -5,9 +5,10 @@ cue ends within the measured audio (plus the config's duration tolerance). What 
 unreadable file (`invalid_transcript`) is not linked, one that runs past the audio (`transcript_past_end`)
 still is, as the producer uploaded it, with the warning saying by how much.
 
-The parsers are the maintained PyPI ones: webvtt-py for WebVTT, read strictly (a malformed cue block is
-an error, not skipped), and srt for SubRip, which refuses any text between cues. webvtt-py also reads
-SubRip, but skips a cue it cannot parse without a word, so a broken file would look valid.
+Both formats are read by webvtt-py, the maintained PyPI parser of WebVTT that reads SubRip as well. WebVTT
+is read strictly (a malformed cue block is an error). Its SubRip reader is lenient as players are: a cue whose
+timing it cannot read is skipped without a word, so every `-->` line must have given a cue here, or the file
+is invalid (the `srt` package is strict, but ships no wheel, and the Lambda layer installs wheels only).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def validate_transcript(
     except UnicodeDecodeError as err:
         return None, (_invalid(key, f"is not UTF-8 ({err.reason} at byte {err.start})"),)
     try:
-        cues = _parse_vtt(text) if format_ == VTT else _parse_srt(text)
+        cues = _parse(text, format_)
     except ValueError as err:
         return None, (_invalid(key, f"does not parse as {format_.upper()}: {_first_line(err)}"),)
     problem = _order_problem(cues)
@@ -124,27 +125,21 @@ def check_transcript(
     return (warning(Code.TRANSCRIPT_PAST_END, message, key=facts.key),)
 
 
-def _parse_vtt(text: str) -> list[_Cue]:
+def _parse(text: str, format_: str) -> list[_Cue]:
     import webvtt  # on first use: most ingest records carry no transcript
     from webvtt.errors import MalformedCaptionError, MalformedFileError
 
     try:
-        captions = webvtt.from_buffer(io.StringIO(text), format=VTT, strict=True).captions
+        captions = webvtt.from_buffer(io.StringIO(text), format=format_, strict=True).captions
     except (MalformedFileError, MalformedCaptionError) as err:
         raise ValueError(str(err) or type(err).__name__) from err
+    if format_ == SRT:
+        timings = sum("-->" in line for line in text.splitlines())
+        if timings != len(captions):
+            raise ValueError(f"{timings - len(captions)} of its {timings} cues have a bad timing or no text")
     return [
         _Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000) for c in captions
     ]
-
-
-def _parse_srt(text: str) -> list[_Cue]:
-    import srt
-
-    try:
-        subtitles = list(srt.parse(text))
-    except (srt.SRTParseError, srt.TimestampParseError) as err:
-        raise ValueError(str(err) or type(err).__name__) from err
-    return [_Cue(s.start.total_seconds(), s.end.total_seconds()) for s in subtitles]
 
 
 def _order_problem(cues: list[_Cue]) -> str | None:
