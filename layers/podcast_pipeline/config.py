@@ -264,9 +264,9 @@ def _check_chapters(config: SiteConfig) -> None:
     if not config.chapters_intro_title.strip():
         raise ConfigError("`chapters.intro_title` must not be empty")
     prefix = config.chapters_prefix
-    # Ingest writes chapters files under this prefix, and may write nowhere else: it must be a folder of its
-    # own, never where posts or includes live (a write there would be read back as the show's input).
-    if not config.chapters_key(slug="x", category="x").endswith(".json") or not prefix.endswith("/"):
+    # Ingest may write chapters files under this fixed start of their keys and nowhere else: it must not be
+    # where posts or includes live (a write there would be read back as the show's input).
+    if not prefix or not config.chapters_key(slug="x", category="x", number=1).endswith(".json"):
         raise ConfigError(
             "`chapters.key_template` must start with a fixed folder (such as `chapters/`) and end in .json"
         )
