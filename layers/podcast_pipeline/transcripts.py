@@ -68,8 +68,8 @@ class _Cue:
 
 def transcript_format(key: str) -> str | None:
     """`vtt` or `srt` from the key's extension; None for any other key."""
-    extension = key.rpartition(".")[2].lower()
-    return extension if extension in CONTENT_TYPES else None
+    stem, dot, extension = key.rpartition(".")
+    return extension.lower() if dot and stem and extension.lower() in CONTENT_TYPES else None
 
 
 def validate_transcript(
