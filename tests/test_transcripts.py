@@ -134,5 +134,5 @@ def test_transcript_keys_sit_next_to_the_mp3_unless_configured() -> None:
     assert configured.transcript_url("srt", slug="x") == "https://example.com/assets/podcast/x.srt"
     with pytest.raises(ConfigError, match=r"transcripts.key_template.*\{format\}"):
         parse_config({"site": {"url": "https://e.test"}, "transcripts": {"key_template": "t/{slug}.vtt"}})
-    with pytest.raises(ConfigError, match="transcripts.language"):
+    with pytest.raises(ConfigError, match=r"transcripts\.language"):
         parse_config({"site": {"url": "https://e.test"}, "transcripts": {"language": "en"}})
