@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from corpus import CORPUS_CONFIG, corpus_posts, duration_seconds, needs_corpus
-from lxml import html
+from lxml import etree, html
 
 from podcast_pipeline.chapters import CONTENT_TYPE, Chapter, parse_chapters
 from podcast_pipeline.config import load_config, parse_config
@@ -218,16 +218,20 @@ def _clock(written: str) -> int:
     return seconds
 
 
+def _text(element: etree._Element) -> str:
+    return "".join(str(part) for part in element.itertext())
+
+
 def listed_topics(notes_html: str) -> list[tuple[str, str]]:
     """(stamp, title) of each item of the list after the Topics heading, as the published notes show it:
     read from the sanitised HTML with lxml, independently of the markdown the chapters are parsed from."""
     document = html.fromstring(f"<div>{notes_html}</div>")
-    heading = next(h for h in document.iter("h2") if "".join(h.itertext()).strip() == "Topics Include")
+    heading = next(h for h in document.iter("h2") if _text(h).strip() == "Topics Include")
     items = heading.getnext()
     assert items is not None and items.tag == "ul"
     topics = []
     for item in items.findall("li"):
-        text = " ".join("".join(item.itertext()).split())
+        text = " ".join(_text(item).split())
         stamp, _, title = text.partition(" -- ")
         topics.append((stamp, title))
     return topics
