@@ -127,20 +127,22 @@ def config_with(**feed: Any) -> SiteConfig:
     return site(hosts=HOSTS, funding_url="https://example.com/support", **feed)
 
 
+TRANSCRIPTS = {
+    "vtt": b"WEBVTT\n\n00:00:01.000 --> 00:00:05.000\nHi\n",
+    "srt": b"1\n00:00:01,000 --> 00:00:05,000\nHi\n",
+}
+
+
 def extras_for(number: int) -> ItemExtras:
-    vtt, _ = validate_transcript(
-        f"audio/{number}.vtt",
-        b"WEBVTT\n\n00:00:01.000 --> 00:00:05.000\nHi\n",
-        url=f"https://example.com/audio/{number}.vtt",
-        duration_seconds=61.9,
-        tolerance_seconds=1,
-    )
-    srt, _ = validate_transcript(
-        f"audio/{number}.srt",
-        b"1\n00:00:01,000 --> 00:00:05,000\nHi\n",
-        url=f"https://example.com/audio/{number}.srt",
-        duration_seconds=61.9,
-        tolerance_seconds=1,
+    vtt, srt = (
+        validate_transcript(
+            f"audio/{number}.{format_}",
+            data,
+            url=f"https://example.com/audio/{number}.{format_}",
+            duration_seconds=61.9,
+            tolerance_seconds=1,
+        )[0]
+        for format_, data in TRANSCRIPTS.items()
     )
     assert vtt and srt
     base = item_extras(
