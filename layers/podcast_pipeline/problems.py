@@ -47,10 +47,42 @@ class Code(StrEnum):
     MISSING_INCLUDE = "missing_include"
     # the command line
     INVALID_CONFIG = "invalid_config"
+    # chapters, from the post's timestamped topic list
+    CHAPTER_PAST_END = "chapter_past_end"
+    CHAPTERS_OUT_OF_ORDER = "chapters_out_of_order"
+    CHAPTER_BAD_TIMESTAMP = "chapter_bad_timestamp"
+    # a transcript next to the MP3
+    INVALID_TRANSCRIPT = "invalid_transcript"
+    TRANSCRIPT_PAST_END = "transcript_past_end"
+    # feed readiness: what Apple Podcasts or PSP-1 reject or flag
+    MISSING_IMAGE = "missing_image"
+    UNKNOWN_CATEGORY = "unknown_category"
+    MISSING_OWNER_EMAIL = "missing_owner_email"
+    INVALID_LANGUAGE = "invalid_language"
+    DESCRIPTION_TOO_LONG = "description_too_long"
+    TITLE_TOO_LONG = "title_too_long"
+    IMAGE_NOT_JPEG_OR_PNG = "image_not_jpeg_or_png"
+    IMAGE_WRONG_SIZE = "image_wrong_size"
 
 
 # Findings of show notes: always warnings, never failing an episode.
 NOTES_CODES = frozenset({Code.UNKNOWN_LIQUID_TAG, Code.LIQUID_ERROR, Code.MISSING_INCLUDE})
+# Findings of chapters and transcripts: warnings too; the episode publishes, with what could be read.
+CHAPTER_CODES = frozenset({Code.CHAPTER_PAST_END, Code.CHAPTERS_OUT_OF_ORDER, Code.CHAPTER_BAD_TIMESTAMP})
+TRANSCRIPT_CODES = frozenset({Code.INVALID_TRANSCRIPT, Code.TRANSCRIPT_PAST_END})
+# Findings about a feed or its items (feed/readiness.py): the feed is still written.
+READINESS_CODES = frozenset(
+    {
+        Code.MISSING_IMAGE,
+        Code.UNKNOWN_CATEGORY,
+        Code.MISSING_OWNER_EMAIL,
+        Code.INVALID_LANGUAGE,
+        Code.DESCRIPTION_TOO_LONG,
+        Code.TITLE_TOO_LONG,
+        Code.IMAGE_NOT_JPEG_OR_PNG,
+        Code.IMAGE_WRONG_SIZE,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
+from podcast_pipeline.feed.readiness import (
+    IMAGE_HEAD_BYTES,
+    image_key,
+    image_readiness,
+    item_readiness,
+    site_readiness,
+)
+from podcast_pipeline.feed.render import item_description, item_title
 from podcast_pipeline.posts import Post, parse_post, rewrite_fields
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.verify import audio_key_of, decide, fix_values, unusable_post
@@ -129,8 +137,23 @@ def run_check(args: argparse.Namespace) -> int:
         needed = error(Code.AUDIO_MISSING, f"the post has mp3_* fields: pass --audio FILE.mp3{looked}")
         _report(replace(episode, problems=(*episode.problems, needed)), as_json=args.json)
         return EXIT_UNUSABLE
-    _report(episode, as_json=args.json)
+    _report(episode, as_json=args.json, readiness=feed_readiness_of(inputs, episode))
     return EXIT_FAILED if episode.state is State.FAILED else EXIT_VERIFIED
+
+
+def feed_readiness_of(inputs: Inputs, episode: Episode) -> tuple[Problem, ...]:
+    """What Apple or PSP-1 would reject or flag in the config's feeds and in this post's item; artwork in
+    the site folder is read too (its header). Findings, never the verdict: the exit code is the post's."""
+    config = inputs.config
+    found = list(site_readiness(config))
+    _, site_root = post_location(inputs.path, config.posts_prefix)
+    for feed in config.feeds.values():
+        key = image_key(feed, config)
+        if key and site_root is not None and (site_root / key).is_file():
+            with (site_root / key).open("rb") as image:
+                found += image_readiness(image.read(IMAGE_HEAD_BYTES), key=key)
+    found += item_readiness(item_title(episode), item_description(episode), key=inputs.post.key)
+    return tuple(found)
 
 
 # -- fix ---------------------------------------------------------------------------------------------
@@ -323,9 +346,10 @@ def _default_audio_path(
 # -- output ------------------------------------------------------------------------------------------
 
 
-def _report(episode: Episode, *, as_json: bool) -> None:
+def _report(episode: Episode, *, as_json: bool, readiness: Sequence[Problem] = ()) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(episode.summary(), indent=2, ensure_ascii=False) + "\n")
+        summary = episode.summary() | {"feed_readiness": [problem.to_dict() for problem in readiness]}
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return
     console = Console(highlight=False)
     number = f"  #{episode.number}" if episode.number is not None else ""
@@ -333,6 +357,9 @@ def _report(episode: Episode, *, as_json: bool) -> None:
     if episode.claimed.get("mp3_bytes") is not None or episode.claimed.get("mp3_duration") is not None:
         console.print(_claims_table(episode))
     _print_problems(console, episode.problems)
+    if readiness:
+        console.print(Text("feed readiness", style="bold"))
+        _print_problems(console, readiness)
     verdict = {
         State.PUBLISHED: ("verified", "green"),
         State.FAILED: ("verification failed", "red"),

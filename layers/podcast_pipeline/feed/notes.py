@@ -54,6 +54,12 @@ class Notes:
     html: str  # sanitised
     summary: str  # the first paragraph as plain text, for <description> when the post has none
     problems: tuple[Problem, ...]
+    markdown: str = ""  # the Liquid-rendered markdown the HTML was made from (chapters read its topics)
+
+
+def markdown_parser() -> MarkdownIt:
+    """The markdown dialect of show notes: CommonMark with tables and inline HTML (sanitised later)."""
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,7 @@ class ShowNotes:
         self._site = dict(site)
         self._site_url = str(site.get("url", "")).rstrip("/")
         self._env = _NotesEnvironment(load_include)
-        self._markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
+        self._markdown = markdown_parser()
         self._cleaner = nh3.Cleaner(
             tags=set(ALLOWED_TAGS),
             clean_content_tags={"script", "style"},
@@ -243,7 +249,9 @@ class ShowNotes:
         text, problems = self._liquid(body, page, key)
         tokens = self._markdown.parse(text)
         html = self._markdown.renderer.render(tokens, self._markdown.options, {})
-        return Notes(html=self._cleaner.clean(html), summary=_first_paragraph(tokens), problems=problems)
+        return Notes(
+            html=self._cleaner.clean(html), summary=_first_paragraph(tokens), problems=problems, markdown=text
+        )
 
     def _liquid(self, body: str, page: Mapping[str, Any], key: str | None) -> tuple[str, tuple[Problem, ...]]:
         template, dropped, error = self._env.parse_notes(body)
@@ -271,12 +279,18 @@ def _first_paragraph(tokens: list[MarkdownToken]) -> str:
     for index, token in enumerate(tokens[:-1]):
         if token.type != "paragraph_open":
             continue
-        parts = [
-            " " if child.type in ("softbreak", "hardbreak") else child.content
-            for child in tokens[index + 1].children or ()
-            if child.type in ("text", "code_inline", "softbreak", "hardbreak")
-        ]
-        text = " ".join("".join(parts).split())
+        text = inline_text(tokens[index + 1])
         if text:
             return text
     return ""
+
+
+def inline_text(inline: MarkdownToken) -> str:
+    """The plain text of an inline token: links reduced to their text, markup and inline HTML dropped, each
+    run of whitespace (line breaks too) one space."""
+    parts = [
+        " " if child.type in ("softbreak", "hardbreak") else child.content
+        for child in inline.children or ()
+        if child.type in ("text", "code_inline", "softbreak", "hardbreak")
+    ]
+    return " ".join("".join(parts).split())

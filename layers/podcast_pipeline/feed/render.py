@@ -25,6 +25,13 @@ from lxml import etree
 from podcast_pipeline.config import ConfigError, FeedConfig, SiteConfig
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.feed.apple_categories import group_categories
+from podcast_pipeline.feed.podcasting import (
+    ItemExtras,
+    enclosure_url,
+    item_extras,
+    write_item_extras,
+    write_persons,
+)
 from podcast_pipeline.problems import NOTES_CODES, Problem
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -155,8 +162,17 @@ def _qname(name: str) -> str:
     return f"{{{NSMAP[prefix]}}}{local}" if colon else name
 
 
-def render_feed(feed: FeedConfig, config: SiteConfig, episodes: Sequence[Episode]) -> RenderedFeed:
-    """The feed of `feed.category` from its published episodes (others are left out)."""
+def render_feed(
+    feed: FeedConfig,
+    config: SiteConfig,
+    episodes: Sequence[Episode],
+    extras: Mapping[str, ItemExtras] | None = None,
+) -> RenderedFeed:
+    """The feed of `feed.category` from its published episodes (others are left out).
+
+    `extras` are the items' Podcasting 2.0 facts by episode id, as ingest decided them; an episode without
+    any gets what its post alone says (number, season, guests: no chapters, no transcripts).
+    """
     validate_feed(feed)
     tz = site_timezone(config)
     chosen = sort_episodes(
@@ -174,7 +190,8 @@ def render_feed(feed: FeedConfig, config: SiteConfig, episodes: Sequence[Episode
                 for episode in chosen:
                     guid = episode_guid(episode, config)
                     warnings.extend(p for p in episode.problems if p.code in NOTES_CODES)
-                    _item(out, episode, guid, tz)
+                    found = (extras or {}).get(episode.id)
+                    _item(out, episode, guid, tz, feed, found or _post_extras(episode, config))
                     guids.append(guid)
     xml = buffer.getvalue()
     return RenderedFeed(xml, hashlib.sha256(xml).hexdigest(), tuple(guids), tuple(warnings))
@@ -219,14 +236,30 @@ def _channel(out: _Writer, feed: FeedConfig, config: SiteConfig, newest: str | N
     out.leaf("podcast:locked", "yes" if feed.locked else "no", **locked)
     if feed.funding_url:
         out.leaf("podcast:funding", "Support the show", url=feed.funding_url)
+    write_persons(out, feed.hosts)
 
 
-def _item(out: _Writer, episode: Episode, guid: str, tz: tzinfo) -> None:
-    title = plain_text(episode.title or "") or episode.slug
+def _post_extras(episode: Episode, config: SiteConfig) -> ItemExtras:
+    return item_extras(episode.number, episode.front_matter, config)
+
+
+def item_title(episode: Episode) -> str:
+    """The item's `<title>`: the post's title as one line, else its slug."""
+    return plain_text(episode.title or "") or episode.slug
+
+
+def item_description(episode: Episode) -> str:
+    """The item's `<description>`: the front-matter's, else the notes' first paragraph."""
     described = episode.front_matter.get("description")
-    description = plain_text(
+    return plain_text(
         described if isinstance(described, str) and described.strip() else episode.notes_summary
     )
+
+
+def _item(
+    out: _Writer, episode: Episode, guid: str, tz: tzinfo, feed: FeedConfig, extras: ItemExtras
+) -> None:
+    title, description = item_title(episode), item_description(episode)
     with out.element("item"):
         out.leaf("title", title)
         if description:
@@ -235,13 +268,12 @@ def _item(out: _Writer, episode: Episode, guid: str, tz: tzinfo) -> None:
         out.leaf("guid", guid, isPermaLink="false")
         out.leaf("pubDate", pub_date(episode.date, tz))
         if episode.has_audio and episode.audio_url and episode.audio_bytes is not None:
-            out.leaf("enclosure", url=episode.audio_url, length=str(episode.audio_bytes), type=AUDIO_TYPE)
+            url = enclosure_url(episode.audio_url, feed)
+            out.leaf("enclosure", url=url, length=str(episode.audio_bytes), type=AUDIO_TYPE)
             if episode.duration_seconds is not None:
                 out.leaf("itunes:duration", str(episode.duration_seconds))
         out.leaf("itunes:title", title)
-        # Apple numbers episodes from 1; a number 0 (a preview) is left to the title.
-        if episode.number:
-            out.leaf("itunes:episode", str(episode.number))
+        write_item_extras(out, extras, feed)
         out.leaf("itunes:episodeType", "full")
         if episode.notes_html:
             out.cdata("content:encoded", episode.notes_html)

@@ -6,16 +6,19 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from podcast_pipeline.config import ConfigError
+from podcast_pipeline.config import ConfigError, load_config
 from podcast_pipeline.episode import State
+from podcast_pipeline.feed.readiness import site_readiness
+from podcast_pipeline.problems import Problem
 from podcast_pipeline.routes import ROUTES
+from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 
 EXIT_OK = 0
@@ -137,7 +140,8 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
-    print_summary(report, args.out / REPORT_NAME, Console(stderr=args.json))
+    readiness = site_readiness(load_config(args.config, default=SAMPLE_CONFIG))
+    print_summary(report, args.out / REPORT_NAME, Console(stderr=args.json), readiness=readiness)
     return EXIT_OK
 
 
@@ -163,7 +167,9 @@ def invoke_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def print_summary(report: Mapping[str, Any], report_path: Path, console: Console) -> None:
+def print_summary(
+    report: Mapping[str, Any], report_path: Path, console: Console, *, readiness: Sequence[Problem] = ()
+) -> None:
     counts = Counter((entry["category"] or "(audio only)", entry["state"]) for entry in report["episodes"])
     episodes = Table(title="Episodes", title_justify="left")
     episodes.add_column("category")
@@ -186,6 +192,14 @@ def print_summary(report: Mapping[str, Any], report_path: Path, console: Console
             problems.add_row(where, f"[{style}]{problem['code']}[/]", problem["message"], fix)
         console.print(problems)
 
+    if readiness:
+        feed_findings = Table(title="Feed readiness", title_justify="left")
+        for column in ("feed", "code", "message"):
+            feed_findings.add_column(column, overflow="fold")
+        for finding in readiness:
+            style = "red" if finding.is_error else "yellow"
+            feed_findings.add_row(finding.key or "", f"[{style}]{finding.code.value}[/]", finding.message)
+        console.print(feed_findings)
     for category, path in report["feeds"].items():
         console.print(f"feed [bold]{category}[/]: {path}", highlight=False)
     if report["dead_letters"]:

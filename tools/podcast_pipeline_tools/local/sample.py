@@ -67,11 +67,23 @@ class _Episode:
     guest: str
     seconds: int
     bytes_error: int = 0  # added to the true size in the post's claim
+    late_topic: bool = False  # a topic past the end of the audio: the notes of a longer cut
+    transcript: bool = False  # a WebVTT transcript next to the MP3
 
 
 _EPISODES = (
-    _Episode(1, "2024-01-08", "welcome-to-the-sample-show", "Welcome to the Sample Show", "Ada Producer", 7),
-    _Episode(2, "2024-01-15", "shipping-on-a-tuesday", "Shipping on a Tuesday", "Grace Ops", 19),
+    _Episode(
+        1,
+        "2024-01-08",
+        "welcome-to-the-sample-show",
+        "Welcome to the Sample Show",
+        "Ada Producer",
+        7,
+        transcript=True,
+    ),
+    _Episode(
+        2, "2024-01-15", "shipping-on-a-tuesday", "Shipping on a Tuesday", "Grace Ops", 19, late_topic=True
+    ),
     _Episode(3, "2024-01-22", "the-wrong-byte-count", "The Wrong Byte Count", "Linus Typo", 31, 1024),
     _Episode(4, "2024-01-29", "backups-you-can-restore", "Backups You Can Restore", "Barbara Restore", 45),
 )
@@ -94,6 +106,8 @@ title: "{episode.title}"
 mp3_bytes: "{len(mp3.data) + episode.bytes_error}"
 mp3_duration: "{mp3.mp3_duration}"
 guest: "{episode.guest}"
+guest_avatar: "{episode.guest.lower().replace(" ", "-")}.jpg"
+guest_website: "https://sample.example/guests/{episode.guest.lower().replace(" ", "-")}"
 category: "podcast"
 ---
 
@@ -103,7 +117,20 @@ In episode {episode.number} of {{{{ site.title }}}}, {{{{ page.guest }}}} talks 
 ## Topics Include
 
 - 0:01 -- Introductions
-- 0:05 -- What went right, and what did not
+- 0:05 -- What went right, and [what did not](https://sample.example/postmortem)
+{f"- 0:{episode.seconds + 5:02d} -- A topic of a longer cut{chr(10)}" if episode.late_topic else ""}"""
+
+
+def _transcript(mp3: Mp3) -> str:
+    end = min(mp3.duration_seconds, 6.0)
+    return f"""\
+WEBVTT
+
+00:00:01.000 --> 00:00:04.000
+Welcome to the sample show.
+
+00:00:04.000 --> 00:00:{end:06.3f}
+Let us begin.
 """
 
 
@@ -114,7 +141,11 @@ def write_sample_show(root: Path) -> Path:
         mp3 = silent_mp3(episode.seconds)
         post = root / config.posts_prefix / "podcast" / f"{episode.date}-{episode.number}-{episode.slug}.md"
         audio = root / config.audio_key(number=episode.number, slug=episode.slug, category="podcast")
-        for path, data in ((post, _podcast_post(episode, mp3).encode("utf-8")), (audio, mp3.data)):
+        files = [(post, _podcast_post(episode, mp3).encode("utf-8")), (audio, mp3.data)]
+        if episode.transcript:
+            key = config.transcript_key("vtt", number=episode.number, slug=episode.slug, category="podcast")
+            files.append((root / key, _transcript(mp3).encode("utf-8")))
+        for path, data in files:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     notes = root / config.posts_prefix / "notes" / "2024-02-01-release-notes.md"
