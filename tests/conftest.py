@@ -34,12 +34,10 @@ def emulation(moto_endpoint: str, aws_env: None) -> Iterator[Emulation]:
 
 @pytest.fixture(scope="session")
 def corpus_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole corpus with full-size generated MP3s, laid out like the bucket (built once per worker)."""
-    from corpus import CORPUS, CORPUS_CONFIG, write_corpus_site
+    """The corpus with full-size generated MP3s, laid out like the bucket (built once per worker)."""
+    from corpus import CORPUS_CONFIG, write_corpus_site
 
     from podcast_pipeline.config import load_config
 
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not present at {CORPUS}")
     template = load_config(CORPUS_CONFIG).audio_key_template
     return write_corpus_site(tmp_path_factory.mktemp("corpus-site"), template)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from corpus import CORPUS, CORPUS_CONFIG, needs_corpus, write_corpus_site
+from corpus import CORPUS_CONFIG, corpus_posts, write_corpus_site
 from end_state import episode_event_counts, episodes_of, feeds_of
 from pipeline_harness import Pipeline, pipeline
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 # Enough of the corpus to exercise every path (published, awaiting audio, text-only interviews) while a
 # calm and a chaos run of it stay well under a minute each; all 60 full-size MP3s take ~2 minutes a run.
-CORPUS_EPISODES_WITH_AUDIO = 20
+# The last two episodes always lack their MP3, so some wait for their audio in the excerpt too.
+CORPUS_EPISODES_WITH_AUDIO = min(20, len(corpus_posts("podcast")) - 2)
 IDEMPOTENCY_PARTITION = NOTIFY_IDEMPOTENCY_PARTITION  # where the notify function keeps its markers
 
 
@@ -173,8 +174,6 @@ def _corpus_subset(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not present at {CORPUS}")
     return _corpus_subset(tmp_path_factory.mktemp("corpus-subset"))
 
 
@@ -183,7 +182,6 @@ def calm_report(corpus_subset: Path, tmp_path_factory: pytest.TempPathFactory) -
     return run_local(corpus_subset, tmp_path_factory.mktemp("calm"), CORPUS_CONFIG, progress=False)
 
 
-@needs_corpus
 @pytest.mark.slow
 def test_duplicated_shuffled_deliveries_and_lost_events_end_as_a_calm_run(
     corpus_subset: Path, calm_report: dict[str, Any], tmp_path: Path

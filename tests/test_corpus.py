@@ -10,13 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from corpus import CORPUS_CONFIG, CorpusPost, corpus_posts, duration_seconds, needs_corpus
+from corpus import (
+    CORPUS_CONFIG,
+    CORPUS_COUNTS,
+    EXCERPT,
+    FULL_CORPUS,
+    HAS_FULL_CORPUS,
+    CorpusPost,
+    corpus_posts,
+    duration_seconds,
+)
 from mp3_fixtures import matching_mp3, padding_id3v2
 
 from podcast_pipeline.posts import MAX_POST_BYTES
 from podcast_pipeline_tools.cli import main
-
-pytestmark = needs_corpus
 
 PODCAST = corpus_posts("podcast")
 INTERVIEWS = corpus_posts("interviews")
@@ -36,8 +43,28 @@ def by_number(number: int) -> CorpusPost:
 
 
 def test_the_corpus_is_all_there() -> None:
-    assert len(PODCAST) == 60
-    assert len(INTERVIEWS) == 5
+    assert {"podcast": len(PODCAST), "interviews": len(INTERVIEWS)} == CORPUS_COUNTS
+
+
+EXCERPT_FILES = sorted(
+    path.relative_to(EXCERPT).as_posix()
+    for path in EXCERPT.rglob("*")
+    if path.is_file() and path.name != "README.md"  # the README is the excerpt's own
+)
+
+
+def test_the_excerpt_keeps_the_shows_licence() -> None:
+    licence = (EXCERPT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("The MIT License (MIT)")
+    assert "Copyright (c) 2019 Nick Janetakis" in licence
+    assert {"LICENSE", "_config.yml"} <= set(EXCERPT_FILES)
+
+
+if HAS_FULL_CORPUS:  # beside the whole corpus, the excerpt must be its files byte for byte
+
+    @pytest.mark.parametrize("name", EXCERPT_FILES)
+    def test_the_excerpt_is_the_corpus_own_files(name: str) -> None:
+        assert (EXCERPT / name).read_bytes() == (FULL_CORPUS / name).read_bytes()
 
 
 @pytest.mark.parametrize("corpus_post", PODCAST, ids=lambda p: p.path.name[:16])

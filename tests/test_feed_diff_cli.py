@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from corpus import CORPUS_CONFIG, corpus_posts, needs_corpus
+from corpus import CORPUS_CONFIG, corpus_posts
 from lxml import etree
 from test_feed_corpus import corpus_episode
 
@@ -19,7 +19,6 @@ from podcast_pipeline.config import load_config
 from podcast_pipeline.feed.render import render_feed
 from podcast_pipeline_tools.cli import main
 
-pytestmark = needs_corpus
 SITE = "https://runninginproduction.com"
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 

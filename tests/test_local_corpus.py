@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import CORPUS_CONFIG, corpus_posts, duration_seconds, needs_corpus
+from corpus import CORPUS_CONFIG, CORPUS_COUNTS, corpus_posts, duration_seconds
 
 from podcast_pipeline_tools.local.runner import run_local
 
-pytestmark = [needs_corpus, pytest.mark.xdist_group("corpus")]
+pytestmark = pytest.mark.xdist_group("corpus")
 MAX_RENDERS_PER_FEED = 10
 
 
@@ -23,7 +23,7 @@ def report(corpus_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def test_every_podcast_episode_is_published_with_its_measured_facts(report: dict[str, Any]) -> None:
     episodes = {entry["id"]: entry for entry in report["episodes"]}
     posts = corpus_posts("podcast")
-    assert len(posts) == 60
+    assert len(posts) == CORPUS_COUNTS["podcast"]
     for post in posts:
         entry = episodes[f"podcast/{post.path.stem[len('YYYY-MM-DD-') :]}"]
         assert entry["state"] == "published", entry["problems"]

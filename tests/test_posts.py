@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from corpus import corpus_posts, needs_corpus
+from corpus import corpus_posts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,7 +56,6 @@ def test_a_post_gives_identity_claims_and_untouched_body() -> None:
     json.dumps(post.front_matter)
 
 
-@needs_corpus
 @pytest.mark.parametrize("corpus_post", corpus_posts(), ids=lambda p: p.path.name)
 def test_every_corpus_post_parses(corpus_post) -> None:  # type: ignore[no-untyped-def]
     post = parse_post(corpus_post.key, corpus_post.data)
