@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from corpus import CORPUS_CONFIG, corpus_posts, duration_seconds, needs_corpus
+from corpus import CORPUS_CONFIG, HAS_FULL_CORPUS, corpus_posts, duration_seconds
 from lxml import etree, html
 
 from podcast_pipeline.chapters import CONTENT_TYPE, Chapter, parse_chapters
@@ -15,6 +15,10 @@ from podcast_pipeline.feed.notes import ShowNotes, page_variables
 from podcast_pipeline.posts import parse_post
 from podcast_pipeline.problems import CHAPTER_CODES, Code, Problem, Severity
 from podcast_pipeline.verify import decide
+
+whole_corpus = pytest.mark.skipif(
+    not HAS_FULL_CORPUS, reason="figures of the whole corpus, beside the checkout"
+)
 
 
 def chapters_of(topics: str, **options: object) -> list[tuple[int, str]]:
@@ -237,7 +241,7 @@ def listed_topics(notes_html: str) -> list[tuple[str, str]]:
     return topics
 
 
-@needs_corpus
+@whole_corpus
 def test_every_corpus_episode_has_its_topic_list_as_chapters() -> None:
     config = load_config(CORPUS_CONFIG)
     notes = ShowNotes(config.site)
@@ -271,7 +275,7 @@ def test_every_corpus_episode_has_its_topic_list_as_chapters() -> None:
     assert bad == {}
 
 
-@needs_corpus
+@whole_corpus
 def test_an_episode_of_the_corpus_with_a_shorter_cut_gets_past_end() -> None:
     config = load_config(CORPUS_CONFIG)
     source = corpus_posts("podcast")[29]  # episode 29: its last topic is at 44:28, the audio 45:10

@@ -14,7 +14,7 @@ from typing import Any
 import feedparser
 import podcastparser
 import pytest
-from corpus import CORPUS_CONFIG, corpus_posts, needs_corpus
+from corpus import CORPUS_CONFIG, HAS_FULL_CORPUS, corpus_posts
 from lxml import etree
 from test_feed_corpus import corpus_episode
 from test_feed_render import episode, site
@@ -25,6 +25,10 @@ from podcast_pipeline.feed.podcasting import ItemExtras, TranscriptLink, enclosu
 from podcast_pipeline.feed.render import PODCAST_NS, podcast_guid, render_feed
 from podcast_pipeline.people import Person
 from podcast_pipeline.transcripts import validate_transcript
+
+whole_corpus = pytest.mark.skipif(
+    not HAS_FULL_CORPUS, reason="figures of the whole corpus, beside the checkout"
+)
 
 PC = f"{{{PODCAST_NS}}}"
 HOSTS = [{"name": "Ann Host", "href": "https://ann.example.com", "img": "https://example.com/ann.jpg"}]
@@ -286,7 +290,7 @@ def test_clients_that_ignore_the_namespace_read_items_unchanged() -> None:
     )
 
 
-@needs_corpus
+@whole_corpus
 def test_corpus_feed_keeps_every_guid_enclosure_and_duration_and_validates() -> None:
     config = load_config(CORPUS_CONFIG)
     episodes = [corpus_episode(source, config) for source in corpus_posts("podcast")]
