@@ -60,6 +60,7 @@ def test_check_verified_finds_the_audio_in_the_site(
         "claimed",
         "measured",
         "problems",
+        "feed_readiness",  # the contract only grows: what Apple or PSP-1 would flag in the site's feeds
     }
 
 
