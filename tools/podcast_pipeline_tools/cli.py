@@ -25,14 +25,6 @@ from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
-from podcast_pipeline.feed.readiness import (
-    IMAGE_HEAD_BYTES,
-    image_key,
-    image_readiness,
-    item_readiness,
-    site_readiness,
-)
-from podcast_pipeline.feed.render import item_description, item_title
 from podcast_pipeline.posts import Post, parse_post, rewrite_fields
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.verify import audio_key_of, decide, fix_values, unusable_post
@@ -144,6 +136,16 @@ def run_check(args: argparse.Namespace) -> int:
 def feed_readiness_of(inputs: Inputs, episode: Episode) -> tuple[Problem, ...]:
     """What Apple or PSP-1 would reject or flag in the config's feeds and in this post's item; artwork in
     the site folder is read too (its header). Findings, never the verdict: the exit code is the post's."""
+    # Here, not at the top: the feed modules (lxml, Liquid) would slow every command's start, --help too.
+    from podcast_pipeline.feed.readiness import (
+        IMAGE_HEAD_BYTES,
+        image_key,
+        image_readiness,
+        item_readiness,
+        site_readiness,
+    )
+    from podcast_pipeline.feed.render import item_description, item_title
+
     config = inputs.config
     found = list(site_readiness(config))
     _, site_root = post_location(inputs.path, config.posts_prefix)

@@ -13,12 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from podcast_pipeline.config import ConfigError, load_config
+from podcast_pipeline.config import ConfigError
 from podcast_pipeline.episode import State
-from podcast_pipeline.feed.readiness import site_readiness
 from podcast_pipeline.problems import Problem
 from podcast_pipeline.routes import ROUTES
-from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 from podcast_pipeline_tools.local.timing import DEFAULT_CONCURRENCY, DEFAULT_TIME_SCALE
 
 EXIT_OK = 0
@@ -111,10 +109,11 @@ def run_command(args: argparse.Namespace) -> int:
     # The emulation (moto) loads only for the commands that use it: `check` stays quick, and works
     # without the `cli` extra.
     try:
+        from podcast_pipeline.feed.readiness import site_readiness
         from podcast_pipeline_tools.local.chaos import parse_spec
         from podcast_pipeline_tools.local.poller import DrainTimeout
         from podcast_pipeline_tools.local.report import REPORT_NAME
-        from podcast_pipeline_tools.local.runner import Driving, InputError, run_local
+        from podcast_pipeline_tools.local.runner import Driving, InputError, resolve_config, run_local
     except ModuleNotFoundError as missing:
         return _no_emulation(missing)
 
@@ -140,7 +139,8 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
-    readiness = site_readiness(load_config(args.config, default=SAMPLE_CONFIG))
+    _, config = resolve_config(args.config)  # the file the run read, found by the run's own rule
+    readiness = site_readiness(config)
     print_summary(report, args.out / REPORT_NAME, Console(stderr=args.json), readiness=readiness)
     return EXIT_OK
 
