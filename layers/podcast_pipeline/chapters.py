@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from podcast_pipeline.config import DEFAULT_INTRO_TITLE
 from podcast_pipeline.durations import format_duration, parse_duration
-from podcast_pipeline.feed.notes import inline_text, markdown_parser
 from podcast_pipeline.problems import Code, Problem, warning
 
 if TYPE_CHECKING:
@@ -149,6 +148,10 @@ def _quote(text: str) -> str:
 def _topic_items(markdown: str) -> list[_Item]:
     """The items of the topic list: the top-level bullet lists of the first heading's section that has a
     timestamped item (a list interrupted, or its bullet changed from `-` to `*`, is still one topic list)."""
+    # Imported here: the feed renders this module's chapter links and needs none of the notes' Liquid and
+    # markdown, which would weigh on the feed function's cold start and on every command's start.
+    from podcast_pipeline.feed.notes import markdown_parser
+
     tokens = markdown_parser().parse(markdown)
     lines = markdown.splitlines()
     section: list[_Item] | None = None  # None: before the first heading
@@ -169,6 +172,8 @@ def _looks_timestamped(item: _Item) -> bool:
 
 def _list_items(tokens: Sequence[Token], start: int, lines: Sequence[str]) -> Iterator[_Item]:
     """The items of the bullet list opening at `start`: each one's first line and first paragraph's text."""
+    from podcast_pipeline.feed.notes import inline_text  # as in _topic_items
+
     depth = tokens[start].level + 1
     for index in range(start + 1, len(tokens)):
         token = tokens[index]
