@@ -29,7 +29,7 @@ from mp3_fixtures import cbr_mp3, headerless_vbr_mp3, id3v2_tag, xing_vbr_mp3  #
 from mutagen.mp3 import MPEGInfo  # noqa: E402
 
 from bench import write_results  # noqa: E402
-from podcast_pipeline.audio import probe_s3_object  # noqa: E402
+from podcast_pipeline.audio.s3_reader import probe_s3_object  # noqa: E402
 
 BUCKET = "bench"
 MB = 1_000_000

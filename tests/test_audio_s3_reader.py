@@ -9,8 +9,9 @@ from typing import Any, cast
 import pytest
 from mp3_fixtures import cbr_mp3, duration_of, headerless_vbr_mp3, id3v2_tag, xing_vbr_mp3
 
-from podcast_pipeline.audio import S3RangedReader, measure, probe_s3_object
+from podcast_pipeline.audio import measure
 from podcast_pipeline.audio.measure import TAIL_BYTES
+from podcast_pipeline.audio.s3_reader import S3RangedReader, probe_s3_object
 from podcast_pipeline.problems import Code, ProblemError
 
 BUCKET = "audio"

@@ -12,8 +12,9 @@ from corpus import CORPUS_CONFIG, corpus_posts, write_corpus_site
 from end_state import episode_event_counts, episodes_of, feeds_of
 from pipeline_harness import Pipeline, pipeline
 
-from podcast_pipeline.bus import EventBus, PublishError
+from podcast_pipeline.bus import EventBus
 from podcast_pipeline.config import load_config
+from podcast_pipeline.publishing import PublishError
 from podcast_pipeline.routes import INGEST, ROUTES, Route
 from podcast_pipeline.settings import NOTIFY_IDEMPOTENCY_PARTITION
 from podcast_pipeline_tools.cli import main

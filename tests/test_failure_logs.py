@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 from handler_modules import Context, fresh_handler, log_lines, sample, sqs_event
 
 from podcast_pipeline.batch import is_transient
+from podcast_pipeline.episode import ObjectChange
 from podcast_pipeline.ingest import IngestConflict
 from podcast_pipeline.routes import INGEST
-from podcast_pipeline.s3_events import ObjectChange
 
 POST_KEY = "_posts/podcast/2020-10-26-54-café + 50% off.md"  # events/s3-object-created-special-key.json
 # Powertools warns on every invocation that flushes no metric; Lambda would log it.

@@ -19,11 +19,12 @@ from pipeline_harness import Pipeline, pipeline
 from test_pipeline_orders import AUDIO_KEY, FIRST_CUT, POST_KEY, post
 
 from podcast_pipeline.bus import EventBus
+from podcast_pipeline.episode import ObjectChange, SourceRecord
 from podcast_pipeline.ingest import EPISODE_LOCK_SECONDS, Ingest, IngestConflict
 from podcast_pipeline.routes import INGEST
-from podcast_pipeline.s3_events import ObjectChange, parse_s3_event
+from podcast_pipeline.s3_events import parse_s3_event
 from podcast_pipeline.s3_objects import S3Objects
-from podcast_pipeline.store import EpisodeStore, SourceRecord
+from podcast_pipeline.store import EpisodeStore
 from podcast_pipeline_tools.local.corrections import correct_body
 from podcast_pipeline_tools.local.poller import receive_all
 

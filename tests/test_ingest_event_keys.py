@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from event_contracts import validate_detail
 
-from podcast_pipeline.bus import Event, PublishError
 from podcast_pipeline.config import load_config
+from podcast_pipeline.episode import ObjectChange
 from podcast_pipeline.ingest import Ingest
-from podcast_pipeline.s3_events import ObjectChange, normalize_sequencer
+from podcast_pipeline.publishing import Event, PublishError
+from podcast_pipeline.s3_events import normalize_sequencer
 from podcast_pipeline.s3_objects import S3Objects
 from podcast_pipeline.store import EpisodeStore
 from podcast_pipeline_tools.local.emulation import Emulation

@@ -15,9 +15,9 @@ from podcast_pipeline.posts import (
     parse_key,
     parse_post,
     post_identity,
-    rewrite_fields,
 )
 from podcast_pipeline.problems import Code, ProblemError
+from podcast_pipeline_tools.rewrite import rewrite_fields
 
 KEY = "_posts/podcast/2020-10-26-54-paparazzi-accessories.md"
 

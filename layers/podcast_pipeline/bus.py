@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from podcast_pipeline.publishing import Event, PublishError
 from podcast_pipeline.routes import EVENT_SOURCE
 
 if TYPE_CHECKING:
@@ -15,21 +16,6 @@ if TYPE_CHECKING:
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit
 ATTEMPTS = 4
-
-
-Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
-
-
-class PublishError(RuntimeError):
-    """Some events could not be put after retries: the caller fails the record so SQS delivers it again.
-
-    `unsent` are the events the bus did not accept, in their original order; the others went out, so a
-    caller that keeps events for a retry keeps only these (re-sending the rest would duplicate them).
-    """
-
-    def __init__(self, message: str, unsent: Sequence[Event]) -> None:
-        super().__init__(message)
-        self.unsent = list(unsent)
 
 
 class EventBus:
@@ -53,7 +39,7 @@ class EventBus:
         A call that raises counts as all of its entries failed, so the chunks sent before it are not
         reported unsent: PublishError names exactly the events that may not have gone out.
         """
-        # Here, not at the top: the domain imports this module for PublishError and stays free of the SDK.
+        # Here, not at the top: botocore is for publishing, importing the bus for its type needs none of it.
         from botocore.exceptions import BotoCoreError, ClientError
 
         pending = list(events)

@@ -1,4 +1,5 @@
-"""The episode aggregate: what the store keeps, the report lists, events carry and feeds render."""
+"""The episode aggregate (what the store keeps, the report lists, events carry and feeds render) and the
+source objects it is built from."""
 
 from __future__ import annotations
 
@@ -52,6 +53,36 @@ class SourceRef:
         return cls(
             data["key"], data.get("version_id"), data.get("etag"), data.get("sequencer"), data.get("size")
         )
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """One object version created or deleted, as S3 announced it."""
+
+    event_id: str
+    bucket: str
+    key: str  # decoded: AWS URL-encodes keys in notifications
+    deleted: bool
+    version_id: str | None
+    etag: str | None
+    sequencer: str | None  # zero-padded to one width, so later versions sort later as strings
+    size: int | None
+
+    @property
+    def ref(self) -> SourceRef:
+        return SourceRef(self.key, self.version_id, self.etag, self.sequencer, self.size)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What the store keeps of one S3 object: its latest version and the facts or problem read from it."""
+
+    ref: SourceRef
+    kind: str  # "post" | "audio"
+    deleted: bool = False
+    facts: dict[str, Any] | None = None  # audio: the measured facts
+    problem: dict[str, Any] | None = None  # the object is unusable (Problem.to_dict())
+    episode_id: str | None = None  # posts: the episode they stand for (kept when the post is deleted)
 
 
 @dataclass(frozen=True)
@@ -175,3 +206,10 @@ class Episode:
             notes_html=data.get("notes_html") or "",
             notes_summary=data.get("notes_summary") or "",
         )
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    episode: Episode
+    revision: int
+    outbox: list[dict[str, Any]] = field(default_factory=list)

@@ -18,15 +18,21 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from podcast_pipeline.audio import AudioFacts
-from podcast_pipeline.bus import Event, PublishError
 from podcast_pipeline.config import SiteConfig
-from podcast_pipeline.episode import Episode, ObjectKind, SourceRef, State
+from podcast_pipeline.episode import (
+    Episode,
+    ObjectChange,
+    ObjectKind,
+    SourceRecord,
+    SourceRef,
+    State,
+    StoredEpisode,
+)
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
+from podcast_pipeline.publishing import Event, PublishError
 from podcast_pipeline.routes import DetailType
-from podcast_pipeline.s3_events import ObjectChange
-from podcast_pipeline.store import MAX_EPISODE_BYTES, SourceRecord, StoredEpisode, stored_bytes
 
 MAX_DECIDE_ATTEMPTS = 8  # concurrent writers of one episode are rare; each conflict means progress elsewhere
 # An episode is decided, written and announced under its lock. The lock outlives the longest invocation
@@ -76,6 +82,10 @@ class Store(Protocol):
     ) -> int | None: ...
     def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None: ...
     def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool: ...
+    def oversize(self, episode: Episode) -> tuple[int, int] | None:
+        """(bytes it would take, bytes that fit) when `episode` is too large to store; None: it fits."""
+        ...
+
     def unlock_episode(self, episode_id: str, owner: str) -> None: ...
 
 
@@ -130,18 +140,19 @@ def transition_events(previous: Episode | None, current: Episode) -> list[Detail
     return events
 
 
-def _storable(episode: Episode) -> Episode:
+def _storable(episode: Episode, store: Store) -> Episode:
     """`episode`, or when its store item would be over DynamoDB's limit, its failure without notes.
 
     A post under the size cap can still be too large stored (incompressible notes, their HTML besides):
     a put that DynamoDB refuses would fail the record on every delivery, so it becomes a finding instead.
     """
-    size = stored_bytes(episode)
-    if size <= MAX_EPISODE_BYTES:
+    oversize = store.oversize(episode)
+    if oversize is None:
         return episode
+    size, limit = oversize
     problem = error(
         Code.TOO_LARGE,
-        f"the post's front-matter and show notes take {size:,} bytes stored; {MAX_EPISODE_BYTES:,} fit",
+        f"the post's front-matter and show notes take {size:,} bytes stored; {limit:,} fit",
         key=episode.post.key if episode.post else None,
     )
     return replace(
@@ -349,7 +360,7 @@ class Ingest:
         episode = self._decide(source, parsed, previous)
         if episode is None:
             return None, []
-        episode = _storable(episode)
+        episode = _storable(episode, self._store)
         if previous is not None and previous.to_dict() == episode.to_dict():
             self._flush(stored)  # a redelivery may find events that a crash left unsent
             return episode, []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-from podcast_pipeline.episode import SourceRef
+from podcast_pipeline.episode import ObjectChange
 from podcast_pipeline.routes import S3_SOURCE, S3DetailType
 
 SEQUENCER_WIDTH = 40
@@ -18,24 +17,6 @@ def normalize_sequencer(sequencer: str | None) -> str | None:
     if not sequencer:
         return None
     return sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
-
-
-@dataclass(frozen=True)
-class ObjectChange:
-    """One object version created or deleted, as S3 announced it."""
-
-    event_id: str
-    bucket: str
-    key: str  # decoded: AWS URL-encodes keys in notifications
-    deleted: bool
-    version_id: str | None
-    etag: str | None
-    sequencer: str | None  # normalized, see normalize_sequencer
-    size: int | None
-
-    @property
-    def ref(self) -> SourceRef:
-        return SourceRef(self.key, self.version_id, self.etag, self.sequencer, self.size)
 
 
 class NotAnS3Event(ValueError):

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from podcast_pipeline.audio import AudioFacts, object_gone, probe_s3_object
+from podcast_pipeline.audio import AudioFacts
+from podcast_pipeline.audio.s3_reader import object_gone, probe_s3_object
 from podcast_pipeline.episode import SourceRef
 from podcast_pipeline.ingest import SourceGone
 from podcast_pipeline.posts import MAX_POST_BYTES, check_post_size

@@ -23,12 +23,12 @@ import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from podcast_pipeline.episode import Episode, SourceRef, State
+from podcast_pipeline.episode import Episode, SourceRecord, SourceRef, State, StoredEpisode
 from podcast_pipeline.table import (
     PARTITION_KEY,
     PUBLISHED_INDEX,
@@ -75,18 +75,6 @@ _REBUILD_NAMES = {"#requested": REQUESTED, "#rendered": RENDERED, "#owner": OWNE
 
 
 @dataclass(frozen=True)
-class SourceRecord:
-    """What the store keeps of one S3 object: its latest version and the facts or problem read from it."""
-
-    ref: SourceRef
-    kind: str  # "post" | "audio"
-    deleted: bool = False
-    facts: dict[str, Any] | None = None  # audio: the measured facts
-    problem: dict[str, Any] | None = None  # the object is unusable (Problem.to_dict())
-    episode_id: str | None = None  # posts: the episode they stand for (kept when the post is deleted)
-
-
-@dataclass(frozen=True)
 class RebuildStatus:
     """A feed's rebuild item: generations requested and rendered, and the lease if one is held."""
 
@@ -110,13 +98,6 @@ class RebuildStatus:
             owner=item[OWNER]["S"] if OWNER in item else None,
             lease_expires=number(LEASE_EXPIRES),
         )
-
-
-@dataclass(frozen=True)
-class StoredEpisode:
-    episode: Episode
-    revision: int
-    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _s(value: str) -> AttributeMap:
@@ -145,7 +126,7 @@ def _compressed(doc: dict[str, Any]) -> AttributeMap:
 MAX_EPISODE_BYTES = 350 * 1024
 
 
-def stored_bytes(episode: Episode) -> int:
+def _stored_bytes(episode: Episode) -> int:
     """What `save_episode` writes for `episode`: its JSON document plus its compressed fields."""
     doc = episode.to_dict()
     compressed = _compressed(doc)
@@ -299,6 +280,11 @@ class EpisodeStore:
                     ExpressionAttributeValues=values,
                 )
             )
+
+    def oversize(self, episode: Episode) -> tuple[int, int] | None:
+        """(bytes it would take, bytes that fit) when `episode` is too large to store; None: it fits."""
+        size = _stored_bytes(episode)
+        return (size, MAX_EPISODE_BYTES) if size > MAX_EPISODE_BYTES else None
 
     def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool:
         """Take the episode's lock for `owner` unless another owner holds it and it has not expired."""

@@ -25,7 +25,7 @@ from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
-from podcast_pipeline.posts import Post, parse_post, rewrite_fields
+from podcast_pipeline.posts import Post, parse_post
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.verify import audio_key_of, decide, fix_values, unusable_post
 from podcast_pipeline_tools.backfill import site_posts
@@ -33,6 +33,7 @@ from podcast_pipeline_tools.backfill_cli import add_backfill_parser
 from podcast_pipeline_tools.feed.cli import add_feed_parser
 from podcast_pipeline_tools.local.cli import add_invoke_parser, add_local_parser
 from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
+from podcast_pipeline_tools.rewrite import rewrite_fields
 
 EXIT_VERIFIED = 0
 EXIT_FAILED = 1

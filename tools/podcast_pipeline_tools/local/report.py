@@ -20,7 +20,7 @@ from podcast_pipeline_tools.local.sqs import receive_count
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-    from podcast_pipeline.store import SourceRecord
+    from podcast_pipeline.episode import SourceRecord
     from podcast_pipeline_tools.local.emulation import Emulation
 
 REPORT_NAME = "report.json"
