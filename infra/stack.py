@@ -20,6 +20,7 @@ from infra.observability import Observability
 from infra.storage import Storage
 from podcast_pipeline import store
 from podcast_pipeline.config import SiteConfig, load_config
+from podcast_pipeline.feed.readiness import artwork_keys
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES
 
 
@@ -92,6 +93,7 @@ class PodcastPipelineStack(Stack):
 
         feed = functions[FEED.function].role
         storage.grant_write_objects(feed, *(feed_config.key for feed_config in config.feeds.values()))
+        storage.grant_read_keys(feed, *artwork_keys(config))  # feed readiness reads the artwork's header
         storage.grant_read_table(feed)
         storage.grant_write_table(feed, partition_key_prefix=store.LEASE_PREFIX)  # one rebuild at a time
         events.grant_put_events(feed)  # Feed Updated

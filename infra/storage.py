@@ -134,6 +134,15 @@ class Storage(Construct):
         )
         self._grant_list_bucket(grantee)
 
+    def grant_read_keys(self, grantee: iam.IGrantable, *keys: str) -> None:
+        """Read exactly these keys."""
+        if keys:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:GetObject"],
+                resource_arns=[self.bucket.arn_for_objects(key) for key in keys],
+            )
+
     def _grant_list_bucket(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]

@@ -118,6 +118,10 @@ class FakeObjects:
     def read(self, key: str) -> bytes | None:
         return self.objects.get(key)
 
+    def read_head(self, key: str, length: int) -> bytes | None:
+        data = self.objects.get(key)
+        return None if data is None else data[:length]
+
     def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None:
         self.objects[key] = data
         self.writes.append((key, content_type, cache_control))
@@ -346,6 +350,14 @@ def test_s3_feed_objects_round_trip(s3_objects: S3FeedObjects) -> None:
     assert head["CacheControl"] == CACHE_CONTROL
 
 
+def test_s3_feed_objects_read_only_the_head_asked_for(s3_objects: S3FeedObjects) -> None:
+    assert s3_objects.read_head("art/cover.png", 16) is None
+    s3_objects.write("art/cover.png", bytes(range(256)) * 400, "image/png", CACHE_CONTROL)
+    assert s3_objects.read_head("art/cover.png", 16) == bytes(range(16))
+    s3_objects.write("art/tiny.png", b"abc", "image/png", CACHE_CONTROL)
+    assert s3_objects.read_head("art/tiny.png", 16) == b"abc"
+
+
 # --- the handler: one rebuild per category per batch, failures mapped back to records ------------
 
 
@@ -435,3 +447,49 @@ def test_handler_rebuilds_each_category_once_and_fails_only_its_faults(
         if "category" in m and "_aws" in m
     }
     assert counted == {("FeedRenders", "podcast"), ("FeedRebuildsCoalesced", "interviews")}
+
+
+def test_feed_updated_carries_what_apple_would_reject_and_each_finding_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.store.episodes["podcast"] = [episode(1)]
+    with caplog.at_level("WARNING"):
+        world.rebuild("podcast")
+    detail = world.publisher.events[-1][1]
+    validate_detail(DetailType.FEED_UPDATED, detail)
+    codes = {finding["code"] for finding in detail["readiness"]}
+    assert {Code.MISSING_IMAGE.value, Code.MISSING_OWNER_EMAIL.value} <= codes
+    logged = [r for r in caplog.records if "feed readiness" in r.getMessage()]
+    assert len(logged) == len(detail["readiness"])
+    levels = {f["code"]: "ERROR" if f["severity"] == "error" else "WARNING" for f in detail["readiness"]}
+    assert [r.levelname for r in logged] == [levels[f["code"]] for f in detail["readiness"]]
+    assert all(r.getMessage().startswith("podcast/feed.xml: feed readiness: ") for r in logged)
+
+
+def test_artwork_in_the_bucket_is_checked_from_its_header() -> None:
+    from test_people_and_readiness import png
+
+    config = parse_config(
+        {
+            "site": {"url": "https://example.com"},
+            "audio": {"url_template": "https://example.com/{number}.mp3"},
+            "feeds": {
+                "podcast": {
+                    "key": "podcast/feed.xml",
+                    "title": "podcast",
+                    "description": "d",
+                    "link": "https://example.com/",
+                    "image": "https://example.com/art/cover.png",
+                }
+            },
+        }
+    )
+    world = World()
+    world.store.episodes["podcast"] = [episode(1)]
+    world.objects.objects["art/cover.png"] = png(600, 600) + bytes(100_000)
+    world.rebuild("podcast", config=config)
+    findings = world.publisher.events[-1][1]["readiness"]
+    (size,) = [f for f in findings if f["code"] == Code.IMAGE_WRONG_SIZE.value]
+    assert "600x600" in size["message"]
+    assert Code.MISSING_IMAGE.value not in {f["code"] for f in findings}

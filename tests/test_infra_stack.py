@@ -16,6 +16,7 @@ from infra import constants
 from infra.events import Events
 from podcast_pipeline import settings
 from podcast_pipeline.config import CONFIG_ENV, load_config
+from podcast_pipeline.feed.readiness import artwork_keys
 from podcast_pipeline.notify.slack import SlackWebhook
 from podcast_pipeline.routes import FEED, INGEST, NOTIFY, ROUTES, Bus, Route
 from podcast_pipeline.settings import METRIC_NAMESPACE, OPTIONAL_ENV, REQUIRED_ENV, Settings
@@ -467,8 +468,13 @@ def test_feed_permissions(default: SynthesizedStack) -> None:
     feed_keys = {f"{bucket}/{feed.key}" for feed in SAMPLE.feeds.values()}
     s3 = actions_on(permissions, "s3:")
     assert {target for target, actions in s3.items() if "s3:PutObject" in actions} == feed_keys
-    # Show notes come rendered from ingest: the feed reads no includes, only its own feeds.
-    assert s3 == {key: {"s3:GetObject", "s3:PutObject"} for key in feed_keys} | {bucket: {"s3:ListBucket"}}
+    # Show notes come rendered from ingest: the feed reads no includes, only its own feeds and, for feed
+    # readiness, the header of the artwork in the bucket.
+    artwork = {f"{bucket}/{key}": {"s3:GetObject"} for key in artwork_keys(SAMPLE)}
+    assert artwork == {f"{bucket}/assets/cover.png": {"s3:GetObject"}}
+    assert s3 == {key: {"s3:GetObject", "s3:PutObject"} for key in feed_keys} | artwork | {
+        bucket: {"s3:ListBucket"}
+    }
     dynamodb = actions_on(permissions, "dynamodb:")
     assert dynamodb[f"{table}/index/published"] >= {"dynamodb:Query"}
     writes = {

@@ -106,6 +106,11 @@ def image_key(feed: FeedConfig, config: SiteConfig) -> str | None:
     return key or None
 
 
+def artwork_keys(config: SiteConfig) -> list[str]:
+    """The bucket keys of every feed's artwork that is in the bucket."""
+    return sorted({key for feed in config.feeds.values() if (key := image_key(feed, config))})
+
+
 def image_readiness(head: bytes, *, key: str) -> tuple[Problem, ...]:
     """The findings of the artwork whose first bytes (`IMAGE_HEAD_BYTES` suffice) are `head`."""
     import imagesize  # on first use: only the feed function reads artwork

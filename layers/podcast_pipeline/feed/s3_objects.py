@@ -20,6 +20,13 @@ class S3FeedObjects:
             return None
         return response["Body"].read()
 
+    def read_head(self, key: str, length: int) -> bytes | None:
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read()
+
     def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None:
         self._s3.put_object(
             Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control

@@ -71,8 +71,14 @@ from typing import Any, Protocol
 from podcast_pipeline.config import FeedConfig, SiteConfig
 from podcast_pipeline.episode import SCHEMA_VERSION, Episode
 from podcast_pipeline.feed.changes import FeedDiff, diff_feeds
+from podcast_pipeline.feed.readiness import (
+    IMAGE_HEAD_BYTES,
+    feed_readiness,
+    image_key,
+    image_readiness,
+)
 from podcast_pipeline.feed.render import RenderedFeed, render_feed
-from podcast_pipeline.problems import Problem
+from podcast_pipeline.problems import Problem, Severity
 from podcast_pipeline.routes import DetailType
 
 logger = logging.getLogger(__name__)
@@ -98,6 +104,10 @@ class EpisodeSource(Protocol):
 class FeedObjects(Protocol):
     def read(self, key: str) -> bytes | None:
         """The object's bytes, None when there is none."""
+        ...
+
+    def read_head(self, key: str, length: int) -> bytes | None:
+        """The object's first `length` bytes (all of a shorter one), None when there is none."""
         ...
 
     def write(self, key: str, data: bytes, content_type: str, cache_control: str) -> None: ...
@@ -276,6 +286,7 @@ def _rebuild(
     rendered = render_feed(feed, config, store.published_episodes(feed.category))
     for problem in rendered.warnings:
         logger.warning("%s: %s: %s", problem.key, problem.code.value, problem.message)
+    readiness = _readiness(feed, config, objects)
     old = objects.read(feed.key)
     url = config.feed_url(feed.category)
     if old == rendered.xml:
@@ -284,7 +295,8 @@ def _rebuild(
     diff = diff_feeds(old, rendered.xml)
     objects.write(feed.key, rendered.xml, CONTENT_TYPE, CACHE_CONTROL)
     publisher.publish(
-        DetailType.FEED_UPDATED, feed_updated_detail(feed.category, feed.key, url, rendered, diff)
+        DetailType.FEED_UPDATED,
+        feed_updated_detail(feed.category, feed.key, url, rendered, diff, readiness=readiness),
     )
     logger.info(
         "%s written: %d items, %d added, %d removed, %d changed",
@@ -295,6 +307,20 @@ def _rebuild(
         len(diff.changed),
     )
     return _result(feed, url, rendered, written=True, diff=diff)
+
+
+def _readiness(feed: FeedConfig, config: SiteConfig, objects: FeedObjects) -> tuple[Problem, ...]:
+    """What would make Apple reject or flag the feed, each logged: its config, and its artwork when the
+    artwork is in the bucket (only the image's header is read), as `check` reads it from the site folder."""
+    found = feed_readiness(feed)
+    image = image_key(feed, config)
+    head = objects.read_head(image, IMAGE_HEAD_BYTES) if image else None
+    if image and head is not None:
+        found += image_readiness(head, key=image)
+    for problem in found:
+        level = logging.ERROR if problem.severity is Severity.ERROR else logging.WARNING
+        logger.log(level, "%s: feed readiness: %s: %s", feed.key, problem.code.value, problem.message)
+    return found
 
 
 def _result(
@@ -313,7 +339,13 @@ def _result(
 
 
 def feed_updated_detail(
-    category: str, key: str, url: str, rendered: RenderedFeed, diff: FeedDiff
+    category: str,
+    key: str,
+    url: str,
+    rendered: RenderedFeed,
+    diff: FeedDiff,
+    *,
+    readiness: tuple[Problem, ...] = (),
 ) -> dict[str, Any]:
     """The `detail` of a Feed Updated event.
 
@@ -346,5 +378,8 @@ def feed_updated_detail(
         "counts": {"added": len(diff.added), "removed": len(diff.removed), "changed": len(diff.changed)},
         "guids_truncated": budget < 0,
         "warning_count": len(rendered.warnings),
+        "readiness": [
+            {"code": p.code.value, "severity": p.severity.value, "message": p.message} for p in readiness
+        ],
         "idempotency_key": f"{category}#{rendered.sha256}",
     }
