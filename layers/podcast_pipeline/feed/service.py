@@ -286,7 +286,6 @@ def _rebuild(
     rendered = render_feed(feed, config, store.published_episodes(feed.category))
     for problem in rendered.warnings:
         logger.warning("%s: %s: %s", problem.key, problem.code.value, problem.message)
-    readiness = _readiness(feed, config, objects)
     old = objects.read(feed.key)
     url = config.feed_url(feed.category)
     if old == rendered.xml:
@@ -294,6 +293,8 @@ def _rebuild(
         return _result(feed, url, rendered, written=False, diff=FeedDiff((), (), ()))
     diff = diff_feeds(old, rendered.xml)
     objects.write(feed.key, rendered.xml, CONTENT_TYPE, CACHE_CONTROL)
+    # Only for a feed that changed: an unchanged rebuild reads no artwork and repeats no findings.
+    readiness = _readiness(feed, config, objects)
     publisher.publish(
         DetailType.FEED_UPDATED,
         feed_updated_detail(feed.category, feed.key, url, rendered, diff, readiness=readiness),
