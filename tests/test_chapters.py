@@ -11,10 +11,10 @@ from lxml import etree, html
 
 from podcast_pipeline.chapters import CONTENT_TYPE, Chapter, parse_chapters
 from podcast_pipeline.config import load_config, parse_config
+from podcast_pipeline.decision import ParsedPost, decide
 from podcast_pipeline.feed.notes import ShowNotes, page_variables
 from podcast_pipeline.posts import parse_post
 from podcast_pipeline.problems import CHAPTER_CODES, Code, Problem, Severity
-from podcast_pipeline.verify import decide
 
 whole_corpus = pytest.mark.skipif(
     not HAS_FULL_CORPUS, reason="figures of the whole corpus, beside the checkout"
@@ -249,7 +249,7 @@ def test_every_corpus_episode_has_its_topic_list_as_chapters() -> None:
     assert len(posts) == 60
     total, bad = 0, dict[Code, list[Problem]]()
     for source in posts:
-        episode = decide(parse_post(source.key, source.data), None, config)
+        episode = decide(ParsedPost(parse_post(source.key, source.data)), None, config, None).episode
         rendered = notes.render(episode.body, page_variables(episode, config.site_url), key=source.key)
         assert source.mp3_duration
         found = parse_chapters(
@@ -279,7 +279,7 @@ def test_every_corpus_episode_has_its_topic_list_as_chapters() -> None:
 def test_an_episode_of_the_corpus_with_a_shorter_cut_gets_past_end() -> None:
     config = load_config(CORPUS_CONFIG)
     source = corpus_posts("podcast")[29]  # episode 29: its last topic is at 44:28, the audio 45:10
-    episode = decide(parse_post(source.key, source.data), None, config)
+    episode = decide(ParsedPost(parse_post(source.key, source.data)), None, config, None).episode
     rendered = ShowNotes(config.site).render(episode.body, page_variables(episode, config.site_url))
     found = parse_chapters(rendered.markdown, duration_seconds=44 * 60 + 20.0)
     assert [p.code for p in found.problems] == [Code.CHAPTER_PAST_END]

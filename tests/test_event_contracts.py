@@ -28,6 +28,7 @@ from jsonschema import Draft4Validator, Draft202012Validator, ValidationError
 
 from podcast_pipeline.audio.measure import AudioFacts
 from podcast_pipeline.config import load_config
+from podcast_pipeline.decision import MeasuredAudio, ParsedPost, decide
 from podcast_pipeline.episode import SCHEMA_VERSION, Episode, SourceRef, State
 from podcast_pipeline.feed.changes import FeedDiff
 from podcast_pipeline.feed.render import RenderedFeed
@@ -35,7 +36,6 @@ from podcast_pipeline.feed.service import feed_updated_detail
 from podcast_pipeline.posts import parse_post
 from podcast_pipeline.problems import Code, Problem, Severity, error, warning
 from podcast_pipeline.routes import EVENT_SOURCE, INGEST, DetailType
-from podcast_pipeline.verify import decide
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -644,15 +644,10 @@ Show notes with {{{{ page.guest }}}}.
 def test_verified_episode_detail_validates(mp3_bytes: str, measured: bool, detail_type: DetailType) -> None:
     post = parse_post(POST, POST_TEXT.format(mp3_bytes=mp3_bytes).encode())
     facts = AudioFacts(59259264, 3703.704, "info", "cbr", 128000, 44100, 2, 0, 65536, 1, False)
-    episode = decide(
-        post,
-        facts if measured else None,
-        CONFIG,
-        post_ref=SourceRef(POST, "v1", "5943feb4bc250cbdeb991d7890456800", "005F96B52B7E0D1A33", 2798),
-        audio_ref=SourceRef(MP3, "v2", "7f125d4bc68f1d50efdc99901a248323-8", "005F96B3D9A1C2E4F0", 59259264)
-        if measured
-        else None,
-    )
+    post_ref = SourceRef(POST, "v1", "5943feb4bc250cbdeb991d7890456800", "005F96B52B7E0D1A33", 2798)
+    audio_ref = SourceRef(MP3, "v2", "7f125d4bc68f1d50efdc99901a248323-8", "005F96B3D9A1C2E4F0", 59259264)
+    audio = MeasuredAudio(facts, audio_ref) if measured else None
+    episode = decide(ParsedPost(post, post_ref), audio, CONFIG, None).episode
     detail = episode.event_detail(detail_type=detail_type, revision=1)
     validate_detail(detail_type, detail)
     assert (

@@ -15,12 +15,12 @@ from lxml import etree
 
 from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.config import SiteConfig, load_config
+from podcast_pipeline.decision import MeasuredAudio, ParsedPost, decide
 from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.feed.apple_categories import APPLE_CATEGORIES
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.feed.render import ITUNES_NS, RenderedFeed, render_feed
 from podcast_pipeline.posts import parse_post
-from podcast_pipeline.verify import decide
 
 IT = f"{{{ITUNES_NS}}}"
 RFC822 = re.compile(
@@ -50,7 +50,9 @@ def corpus_episode(source: CorpusPost, config: SiteConfig) -> Episode:
             requests=1,
             frames_walked=False,
         )
-    episode = ShowNotes(config.site).add_to(decide(post, audio, config, post_ref=SourceRef(key=source.key)))
+    measured = MeasuredAudio(audio) if audio else None
+    decision = decide(ParsedPost(post, SourceRef(key=source.key)), measured, config, None)
+    episode = ShowNotes(config.site).add_to(decision.episode)
     assert episode.state is State.PUBLISHED, episode.problems
     return episode
 

@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from podcast_pipeline.config import load_config
+from podcast_pipeline.decision import transition_events
 from podcast_pipeline.episode import Episode, ObjectKind, State
-from podcast_pipeline.ingest import classify, transition_events
+from podcast_pipeline.ingest import classify
 from podcast_pipeline.routes import DetailType
 from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
 

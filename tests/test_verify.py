@@ -7,13 +7,26 @@ import pytest
 
 from podcast_pipeline.audio import MAX_AUDIO_BYTES, AudioFacts
 from podcast_pipeline.config import load_config
-from podcast_pipeline.episode import SourceRef, State
+from podcast_pipeline.decision import MeasuredAudio, ParsedPost, decide
+from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.posts import Post, parse_post
 from podcast_pipeline.problems import Code, Severity
-from podcast_pipeline.verify import decide, parse_byte_count, verify
+from podcast_pipeline.verify import parse_byte_count, verify
 
 CONFIG = load_config(Path(__file__).parent / "data" / "runninginproduction.yaml")
 KEY = "_posts/podcast/2020-10-26-54-paparazzi-accessories.md"
+
+
+def decided(
+    post: Post,
+    audio: AudioFacts | None,
+    *,
+    post_ref: SourceRef | None = None,
+    audio_ref: SourceRef | None = None,
+) -> Episode:
+    """The episode of a first version of `post` with its MP3 measured as `audio` (None: not seen yet)."""
+    measured = MeasuredAudio(audio, audio_ref) if audio else None
+    return decide(ParsedPost(post, post_ref), measured, CONFIG, None).episode
 
 
 def facts(size: int, seconds: float) -> AudioFacts:
@@ -79,7 +92,7 @@ def test_rounded_duration_is_a_warning_with_the_truncated_value() -> None:
     assert (problem.code, problem.severity) == (Code.DURATION_ROUNDING, Severity.WARNING)
     assert "rounded" in problem.message
     assert problem.fix == TRUE_FIX
-    assert decide(post(mp3_duration='"1:01:44"'), TRUE, CONFIG).state is State.PUBLISHED
+    assert decided(post(mp3_duration='"1:01:44"'), TRUE).state is State.PUBLISHED
 
 
 def test_one_second_short_is_within_tolerance_too() -> None:
@@ -216,12 +229,12 @@ def test_parse_byte_count_says_why(written: str, reason: str) -> None:
 def test_missing_title_fails_the_episode() -> None:
     text_only = parse_post(KEY, b"---\nlayout: x\n---\nnotes\n")
     assert codes(verify(text_only, None, CONFIG)) == [(Code.MISSING_TITLE, Severity.ERROR)]
-    assert decide(text_only, None, CONFIG).state is State.FAILED
+    assert decided(text_only, None).state is State.FAILED
 
 
 def test_decide_builds_the_episode() -> None:
     post_ref, audio_ref = SourceRef(KEY, version_id="v1"), SourceRef("assets/podcast/x.mp3", size=59259264)
-    episode = decide(post(), TRUE, CONFIG, post_ref=post_ref, audio_ref=audio_ref)
+    episode = decided(post(), TRUE, post_ref=post_ref, audio_ref=audio_ref)
     assert episode.state is State.PUBLISHED
     assert episode.id == "podcast/54-paparazzi-accessories"
     assert (episode.number, episode.title, episode.date) == (54, "Paparazzi", "2020-10-26")
@@ -245,21 +258,21 @@ def test_decide_builds_the_episode() -> None:
 
 
 def test_decide_states() -> None:
-    assert decide(post(), None, CONFIG).state is State.AWAITING_AUDIO
-    assert decide(post('"59260928"'), TRUE, CONFIG).state is State.FAILED
-    assert decide(post(mp3_bytes='"1:00"', mp3_duration=None), None, CONFIG).state is State.FAILED
+    assert decided(post(), None).state is State.AWAITING_AUDIO
+    assert decided(post('"59260928"'), TRUE).state is State.FAILED
+    assert decided(post(mp3_bytes='"1:00"', mp3_duration=None), None).state is State.FAILED
 
 
 def test_text_only_posts_publish_without_audio_and_ignore_any_offered() -> None:
     text_only = parse_post("_posts/interviews/2019-10-13-1-static-site.md", b"---\ntitle: t\n---\nbody\n")
     for audio in (None, TRUE):
-        episode = decide(text_only, audio, CONFIG)
+        episode = decided(text_only, audio)
         assert episode.state is State.PUBLISHED
         assert (episode.audio_key, episode.audio_url, episode.measured) == (None, None, None)
         assert episode.problems == ()
 
 
 def test_an_explicit_audio_key_wins_over_the_template() -> None:
-    episode = decide(post(extra="mp3_key: media/final.mp3\n"), TRUE, CONFIG)
+    episode = decided(post(extra="mp3_key: media/final.mp3\n"), TRUE)
     assert episode.audio_key == "media/final.mp3"
     assert episode.audio_url == "https://runninginproduction.com/media/final.mp3"

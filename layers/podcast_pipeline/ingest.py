@@ -19,6 +19,18 @@ from typing import Any, Protocol
 
 from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.config import SiteConfig
+from podcast_pipeline.decision import (
+    AudioSource,
+    DeletedAudio,
+    DeletedPost,
+    MeasuredAudio,
+    ParsedPost,
+    PostSource,
+    UnusableAudio,
+    UnusablePost,
+    decide,
+    transition_events,
+)
 from podcast_pipeline.episode import (
     Episode,
     ObjectChange,
@@ -32,7 +44,7 @@ from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
 from podcast_pipeline.publishing import Event, PublishError
-from podcast_pipeline.routes import DetailType
+from podcast_pipeline.verify import audio_key_of
 
 MAX_DECIDE_ATTEMPTS = 8  # concurrent writers of one episode are rare; each conflict means progress elsewhere
 # An episode is decided, written and announced under its lock. The lock outlives the longest invocation
@@ -123,20 +135,6 @@ def classify(key: str, config: SiteConfig) -> ObjectKind:
     if lowered.endswith(".mp3"):
         return ObjectKind.AUDIO
     return ObjectKind.OTHER
-
-
-def transition_events(previous: Episode | None, current: Episode) -> list[DetailType]:
-    """The events a change of episode announces; nothing when nothing a subscriber sees has changed."""
-    before = previous.state if previous else None
-    events: list[DetailType] = []
-    if current.state is State.PUBLISHED:
-        first = before is not State.PUBLISHED
-        return [DetailType.EPISODE_PUBLISHED if first else DetailType.EPISODE_UPDATED]
-    if before is State.PUBLISHED:
-        events.append(DetailType.EPISODE_UNPUBLISHED)
-    if current.state is State.FAILED:
-        events.append(DetailType.EPISODE_VERIFICATION_FAILED)
-    return events
 
 
 def _storable(episode: Episode, store: Store) -> Episode:
@@ -396,44 +394,38 @@ class Ingest:
 
     def _decide(
         self, source: SourceRecord, post: Post | ProblemError | None, previous: Episode | None
-    ) -> Episode | None:
-        from podcast_pipeline.verify import episode_of_key, unusable_post
+    ) -> Episode:
+        """The decision on the episode from the stored sources of its post and MP3, with notes rendered."""
+        post_source = self._post_source(source, post)
+        if not isinstance(post_source, ParsedPost):
+            return decide(post_source, None, self._config, previous).episode
+        audio = self._audio_source(post_source.post, previous)
+        return self._notes.add_to(decide(post_source, audio, self._config, previous).episode)
 
+    @staticmethod
+    def _post_source(source: SourceRecord, post: Post | ProblemError | None) -> PostSource:
         if source.deleted or post is None:
-            if previous is None:
-                # Deleted before any version was read (events arrive in any order): the same end state,
-                # unpublished, as when the post's versions were processed first.
-                return episode_of_key(source.ref.key, self._config, State.UNPUBLISHED, post_ref=source.ref)
-            return replace(previous, state=State.UNPUBLISHED, post=source.ref)
-
+            return DeletedPost(source.ref.key, source.ref)
         if isinstance(post, ProblemError):
-            return unusable_post(source.ref.key, post.problem, self._config, source.ref)
-        return self._notes.add_to(self._verified(source, post, previous))
+            return UnusablePost(source.ref.key, post.problem, source.ref)
+        return ParsedPost(post, source.ref)
 
-    def _verified(self, source: SourceRecord, post: Post, previous: Episode | None) -> Episode:
-        """The episode of a post that parsed, from the post and the stored state of its audio."""
-        from podcast_pipeline.verify import audio_key_of, decide
-
+    def _audio_source(self, post: Post, previous: Episode | None) -> AudioSource | None:
+        """What the store holds of the post's MP3; None: nothing yet, or a text-only post."""
         audio_key = audio_key_of(post, self._config)
         if audio_key is None:
-            return decide(post, None, self._config, post_ref=source.ref)
+            return None
         # Link before reading the audio source: of two concurrent writers (post, MP3), at least one sees both.
         self._link(post, audio_key, previous)
         audio = self._store.get_source(audio_key)
         if audio is None:
-            return decide(post, None, self._config, post_ref=source.ref)
+            return None
         if audio.deleted:
-            was_published = previous is not None and previous.state is State.PUBLISHED
-            state = State.UNPUBLISHED if was_published else State.AWAITING_AUDIO
-            missing = error(Code.AUDIO_MISSING, f"the MP3 {audio_key} was deleted", key=audio_key)
-            episode = decide(post, None, self._config, post_ref=source.ref, audio_ref=audio.ref)
-            return replace(episode, state=state, problems=(*episode.problems, missing))
+            return DeletedAudio(audio_key, audio.ref)
         if audio.problem is not None:
-            episode = decide(post, None, self._config, post_ref=source.ref, audio_ref=audio.ref)
-            unusable = replace(Problem.from_dict(audio.problem), key=audio_key)
-            return replace(episode, state=State.FAILED, problems=(*episode.problems, unusable))
-        facts = AudioFacts(**audio.facts) if audio.facts else None
-        return decide(post, facts, self._config, post_ref=source.ref, audio_ref=audio.ref)
+            return UnusableAudio(audio_key, Problem.from_dict(audio.problem), audio.ref)
+        # A recorded MP3 is measured, unusable or deleted: one with neither facts nor a problem is not known.
+        return MeasuredAudio(AudioFacts(**audio.facts), audio.ref) if audio.facts else None
 
     def _link(self, post: Post, audio_key: str, previous: Episode | None) -> None:
         if previous and previous.audio_key and previous.audio_key != audio_key:

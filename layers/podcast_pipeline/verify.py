@@ -1,4 +1,5 @@
-"""Claimed vs measured: what a post says about its MP3 against what the MP3 is, and the episode that follows.
+"""Claimed vs measured: what a post says about its MP3 against what the MP3 is (the episode that follows is
+`decision.decide`'s).
 
 Each finding names the mistake people really make (size on disk, rounded durations, swapped fields, ...)
 and, when the audio is known, carries the exact front-matter values that fix it, in the show's style.
@@ -9,14 +10,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from podcast_pipeline.audio import MAX_AUDIO_BYTES, AudioFacts
 from podcast_pipeline.config import SiteConfig
 from podcast_pipeline.durations import format_duration, is_canonical, parse_duration
-from podcast_pipeline.episode import Episode, SourceRef, State
-from podcast_pipeline.posts import Post, post_identity
+from podcast_pipeline.posts import Post
 from podcast_pipeline.problems import Code, Problem, error, warning
 
 DISK_BLOCK_BYTES = 4096  # what file managers' "size on disk" rounds up to
@@ -228,7 +228,8 @@ def audio_key_of(post: Post, config: SiteConfig) -> str | None:
     return post.audio_key or config.audio_key(**template_values(post))
 
 
-def _audio_url(post: Post, config: SiteConfig) -> str | None:
+def audio_url_of(post: Post, config: SiteConfig) -> str | None:
+    """The URL of the post's MP3: the site's URL of its `mp3_key`, else the config's; None if text-only."""
     if not post.has_audio:
         return None
     if post.audio_key:
@@ -239,68 +240,3 @@ def _audio_url(post: Post, config: SiteConfig) -> str | None:
 def measured_facts(audio: AudioFacts) -> dict[str, Any]:
     """The `measured` of reports and events."""
     return {name: getattr(audio, name) for name in MEASURED_FACTS}
-
-
-def decide(
-    post: Post,
-    audio: AudioFacts | None,
-    config: SiteConfig,
-    *,
-    post_ref: SourceRef | None = None,
-    audio_ref: SourceRef | None = None,
-) -> Episode:
-    """The episode `post` and its measured `audio` (None: not there yet) make."""
-    problems = tuple(verify(post, audio, config))
-    if any(problem.is_error for problem in problems):
-        state = State.FAILED
-    elif post.has_audio and audio is None:
-        state = State.AWAITING_AUDIO
-    else:
-        state = State.PUBLISHED
-    return Episode(
-        id=post.episode_id,
-        category=post.category,
-        slug=post.slug,
-        date=post.date.isoformat(),
-        state=state,
-        number=post.number,
-        title=post.title,
-        permalink=config.permalink(**template_values(post)),
-        audio_key=audio_key_of(post, config),
-        audio_url=_audio_url(post, config),
-        claimed={"mp3_bytes": post.claimed_bytes, "mp3_duration": post.claimed_duration},
-        measured=measured_facts(audio) if audio and post.has_audio else None,
-        problems=problems,
-        post=post_ref,
-        audio=audio_ref,
-        front_matter=post.front_matter,
-        body=post.body,
-    )
-
-
-def episode_of_key(
-    key: str,
-    config: SiteConfig,
-    state: State,
-    problems: tuple[Problem, ...] = (),
-    post_ref: SourceRef | None = None,
-) -> Episode:
-    """An episode known only by its post's key (the post is unreadable, or deleted before it was read)."""
-    identity = post_identity(key, config)
-    return Episode(
-        id=identity.id,
-        category=identity.category,
-        slug=identity.slug,
-        date=identity.date,
-        number=identity.number,
-        state=state,
-        problems=problems,
-        post=post_ref,
-    )
-
-
-def unusable_post(
-    key: str, problem: Problem, config: SiteConfig, post_ref: SourceRef | None = None
-) -> Episode:
-    """The failed episode of a post that cannot be read at all: its identity comes from the key alone."""
-    return episode_of_key(key, config, State.FAILED, (replace(problem, key=key),), post_ref)

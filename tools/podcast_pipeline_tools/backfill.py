@@ -27,12 +27,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from podcast_pipeline.audio import AudioFacts, measure_file
+from podcast_pipeline.audio import measure_file
 from podcast_pipeline.config import SiteConfig
+from podcast_pipeline.decision import (
+    AudioSource,
+    MeasuredAudio,
+    MissingAudio,
+    ParsedPost,
+    UnusableAudio,
+    UnusablePost,
+    decide,
+)
 from podcast_pipeline.episode import ObjectKind, State
-from podcast_pipeline.posts import parse_post, post_identity
-from podcast_pipeline.problems import Code, Problem, ProblemError, error
-from podcast_pipeline.verify import audio_key_of, decide
+from podcast_pipeline.posts import parse_post
+from podcast_pipeline.problems import Problem, ProblemError
+from podcast_pipeline.verify import audio_key_of
 
 # The order of the upload phases (see the module docstring).
 UPLOAD_PHASES: tuple[tuple[ObjectKind, ...], ...] = (
@@ -57,6 +66,14 @@ class SiteFile:
     size: int
 
 
+class Verdict(StrEnum):
+    """What backfill makes of a decision: an episode that would not publish (failed, or awaiting an MP3
+    that is missing) blocks the upload and is reported failed."""
+
+    VERIFIED = "published"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class EpisodeCheck:
     """One post checked against its MP3, as the pipeline would check it."""
@@ -64,12 +81,17 @@ class EpisodeCheck:
     episode_id: str
     post: SiteFile
     audio: SiteFile | None
-    state: State
+    state: State  # the pipeline's decision
     problems: tuple[Problem, ...]
 
     @property
     def verified(self) -> bool:
-        return self.state is State.PUBLISHED
+        return self.verdict is Verdict.VERIFIED
+
+    @property
+    def verdict(self) -> Verdict:
+        """Backfill's reading of the decision: only an episode the pipeline would publish goes up."""
+        return Verdict.VERIFIED if self.state is State.PUBLISHED else Verdict.FAILED
 
 
 @dataclass(frozen=True)
@@ -123,30 +145,27 @@ def _site_file(site_dir: Path, path: Path, kind: ObjectKind) -> SiteFile:
 
 
 def check_post(site_dir: Path, post_file: SiteFile, config: SiteConfig) -> EpisodeCheck:
-    """The episode `post_file` and its MP3 in `site_dir` make; any problem reading either fails it."""
+    """The decision on the episode `post_file` and its MP3 in `site_dir` make, as the pipeline would."""
     try:
         post = parse_post(post_file.key, post_file.path.read_bytes(), posts_prefix=config.posts_prefix)
     except ProblemError as problem:
-        identity = post_identity(post_file.key, config)
-        return EpisodeCheck(identity.id, post_file, None, State.FAILED, (problem.problem,))
+        decision = decide(UnusablePost(post_file.key, problem.problem), None, config, None)
+        return EpisodeCheck(decision.episode.id, post_file, None, decision.state, decision.episode.problems)
     audio_key = audio_key_of(post, config)
-    audio_path = site_dir / audio_key if audio_key is not None else None
     audio_file: SiteFile | None = None
-    facts: AudioFacts | None = None
-    unreadable: tuple[Problem, ...] = ()
-    if audio_key is not None and audio_path is not None:
+    audio: AudioSource | None = None
+    if audio_key is not None:
+        audio_path = site_dir / audio_key
         if audio_path.is_file():
             audio_file = _site_file(site_dir, audio_path, ObjectKind.AUDIO)
             try:
-                facts = measure_file(audio_path, audio_key)
+                audio = MeasuredAudio(measure_file(audio_path, audio_key))
             except ProblemError as problem:
-                unreadable = (problem.problem,)
+                audio = UnusableAudio(audio_key, problem.problem)
         else:
-            unreadable = (error(Code.AUDIO_MISSING, f"no MP3 at {audio_path}", key=audio_key),)
-    episode = decide(post, facts, config)
-    problems = episode.problems + unreadable
-    state = State.FAILED if any(problem.is_error for problem in problems) else episode.state
-    return EpisodeCheck(episode.id, post_file, audio_file, state, problems)
+            audio = MissingAudio(f"no MP3 at {audio_path}", key=audio_key)
+    decision = decide(ParsedPost(post), audio, config, None)
+    return EpisodeCheck(decision.episode.id, post_file, audio_file, decision.state, decision.episode.problems)
 
 
 def file_sha256(path: Path) -> str:

@@ -174,7 +174,7 @@ def _print_problems(console: Console, site: Site) -> None:
         table.add_column("state")
         table.add_column("finding")
         for check in with_problems:
-            state = Text(check.state.value, style="green" if check.verified else "red")
+            state = Text(check.verdict.value, style="green" if check.verified else "red")
             for index, problem in enumerate(check.problems):
                 fix = "".join(f"\n  fix {name}: {value!r}" for name, value in (problem.fix or {}).items())
                 table.add_row(

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
@@ -23,11 +23,20 @@ from rich.text import Text
 
 from podcast_pipeline.audio import AudioFacts, measure_file
 from podcast_pipeline.config import ConfigError, SiteConfig, load_config
+from podcast_pipeline.decision import (
+    AudioSource,
+    MeasuredAudio,
+    MissingAudio,
+    ParsedPost,
+    UnusableAudio,
+    UnusablePost,
+    decide,
+)
 from podcast_pipeline.durations import format_duration
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.posts import Post, parse_post
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
-from podcast_pipeline.verify import audio_key_of, decide, fix_values, unusable_post
+from podcast_pipeline.verify import audio_key_of, fix_values
 from podcast_pipeline_tools.backfill import site_posts
 from podcast_pipeline_tools.backfill_cli import add_backfill_parser
 from podcast_pipeline_tools.feed.cli import add_feed_parser
@@ -124,11 +133,14 @@ def run_check(args: argparse.Namespace) -> int:
     except Unusable as unusable:
         _report(unusable.episode, as_json=args.json)
         return EXIT_UNUSABLE
-    episode = decide(inputs.post, inputs.audio, inputs.config)
-    if episode.state is State.AWAITING_AUDIO:
+    if inputs.audio is not None:
+        audio: AudioSource = MeasuredAudio(inputs.audio)
+    else:
         looked = f" (nothing at {inputs.audio_path})" if inputs.audio_path else ""
-        needed = error(Code.AUDIO_MISSING, f"the post has mp3_* fields: pass --audio FILE.mp3{looked}")
-        _report(replace(episode, problems=(*episode.problems, needed)), as_json=args.json)
+        audio = MissingAudio(f"the post has mp3_* fields: pass --audio FILE.mp3{looked}")
+    episode = decide(ParsedPost(inputs.post), audio, inputs.config, None).episode
+    if episode.state is State.AWAITING_AUDIO:
+        _report(episode, as_json=args.json)
         return EXIT_UNUSABLE
     _report(episode, as_json=args.json, readiness=feed_readiness_of(inputs, episode))
     return EXIT_FAILED if episode.state is State.FAILED else EXIT_VERIFIED
@@ -283,17 +295,17 @@ def _load(
     try:
         config = load_config(config_path, default=SAMPLE_CONFIG)
     except ConfigError as problem:
-        raise _unusable(post_path, None, None, error(Code.INVALID_CONFIG, str(problem))) from problem
+        raise _unusable_post(post_path, None, error(Code.INVALID_CONFIG, str(problem))) from problem
     key, site_root = post_location(post_path, config.posts_prefix)
     try:
         data = post_path.read_bytes()
     except OSError as problem:
         missing = error(Code.POST_MISSING, f"cannot read {post_path}: {problem.strerror}")
-        raise _unusable(post_path, config, None, missing) from problem
+        raise _unusable_post(post_path, config, missing) from problem
     try:
         post = parse_post(key, data, posts_prefix=config.posts_prefix)
     except ProblemError as problem:
-        raise _unusable(post_path, config, None, problem.problem) from problem
+        raise _unusable_post(post_path, config, problem.problem) from problem
     if audio_path is None:
         audio_path = _default_audio_path(post, config, site_root, audio_dir)
         if audio_path is not None and not audio_path.is_file():
@@ -306,17 +318,20 @@ def _measure(path: Path, post: Post, config: SiteConfig) -> AudioFacts:
     try:
         return measure_file(path, key=str(path))
     except ProblemError as problem:
-        raise _unusable(path, config, post, problem.problem) from problem
+        raise _unusable_audio(path, config, post, problem.problem) from problem
 
 
-def _unusable(post_path: Path, config: SiteConfig | None, post: Post | None, problem: Problem) -> Unusable:
-    """What is known of the episode, failed with `problem` (no config: the default layout's key)."""
-    if post is not None and config is not None:
-        episode = decide(post, None, config)
-        return Unusable(replace(episode, state=State.FAILED, problems=(*episode.problems, problem)))
+def _unusable_post(post_path: Path, config: SiteConfig | None, problem: Problem) -> Unusable:
+    """The episode of a post that cannot be used, known by its key (no config: the default layout's)."""
     layout = config or SiteConfig(site={})
     key, _ = post_location(post_path, layout.posts_prefix)
-    return Unusable(unusable_post(key, problem, layout))
+    return Unusable(decide(UnusablePost(key, problem), None, layout, None).episode)
+
+
+def _unusable_audio(audio_path: Path, config: SiteConfig, post: Post, problem: Problem) -> Unusable:
+    """The episode of `post` with an MP3 that cannot be used."""
+    audio = UnusableAudio(str(audio_path), problem)
+    return Unusable(decide(ParsedPost(post), audio, config, None).episode)
 
 
 def post_location(path: Path, posts_prefix: str) -> tuple[str, Path | None]:
