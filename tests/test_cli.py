@@ -95,6 +95,18 @@ def test_check_without_audio_says_audio_is_needed(tmp_path: Path, capsys: pytest
     assert "--audio" in episode["problems"][0]["message"]
 
 
+def test_check_of_a_failing_post_without_audio_fails_and_says_audio_is_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    post = write_site(tmp_path, mp3_bytes="many")
+    (tmp_path / "assets" / "podcast" / "running-in-production-54.mp3").unlink()
+    code, episode = check_json(capsys, str(post), "--config", str(CONFIG))
+    assert code == 1
+    assert episode["state"] == "failed"
+    assert [p["code"] for p in episode["problems"]] == ["invalid_mp3_bytes", "audio_missing"]
+    assert "pass --audio FILE.mp3 (nothing at " in episode["problems"][-1]["message"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "code"),
     [
