@@ -94,7 +94,7 @@ class PodcastPipelineStack(Stack):
         feed = functions[FEED.function].role
         storage.grant_write_objects(feed, *(feed_config.key for feed_config in config.feeds.values()))
         storage.grant_read_keys(feed, *artwork_keys(config))  # feed readiness reads the artwork's header
-        storage.grant_read_table(feed)
+        storage.grant_read_table(feed, store.FEED_PREFIX, store.LEASE_PREFIX)  # entries and rebuilds only
         storage.grant_write_table(feed, partition_key_prefix=store.LEASE_PREFIX)  # one rebuild at a time
         events.grant_put_events(feed)  # Feed Updated
 
@@ -102,7 +102,7 @@ class PodcastPipelineStack(Stack):
         notifications.grant_publish(notify)
         notifications.grant_read_slack_webhook(notify)
         # Its idempotency records (one message per event), and nothing else in the table.
-        storage.grant_read_table(notify, partition_key_prefix=constants.NOTIFY_IDEMPOTENCY_PARTITION)
+        storage.grant_read_table(notify, constants.NOTIFY_IDEMPOTENCY_PARTITION)
         storage.grant_write_table(notify, partition_key_prefix=constants.NOTIFY_IDEMPOTENCY_PARTITION)
 
         self.observability = Observability(

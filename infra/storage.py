@@ -101,14 +101,6 @@ class Storage(Construct):
             "shows, leases, idempotency records) hold nothing secret and IAM grants scoped by partition key "
             "decide who reads them: a customer-managed key would add a key policy and cost, no protection.",
         )
-        self.table.add_global_secondary_index(
-            index_name=table.PUBLISHED_INDEX,
-            partition_key=dynamodb.Attribute(
-                name=table.PUBLISHED_PARTITION_KEY, type=dynamodb.AttributeType.STRING
-            ),
-            sort_key=dynamodb.Attribute(name=table.PUBLISHED_SORT_KEY, type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
 
     # Grants spell out actions and resources (no `s3:GetObject*`, no `index/*`): each function gets
     # exactly what its code calls.
@@ -148,16 +140,13 @@ class Storage(Construct):
             grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
         )
 
-    def grant_read_table(self, grantee: iam.IGrantable, *, partition_key_prefix: str | None = None) -> None:
-        """Read items and query the published index; with `partition_key_prefix`, only those items."""
-        resources = [self.table.table_arn]
-        if partition_key_prefix is None:
-            resources.append(f"{self.table.table_arn}/index/{table.PUBLISHED_INDEX}")
+    def grant_read_table(self, grantee: iam.IGrantable, *partition_key_prefixes: str) -> None:
+        """Read items; with `partition_key_prefixes`, only items whose partition key starts with one."""
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=list(TABLE_READ_ACTIONS),
-            resource_arns=resources,
-            conditions=_leading_keys(partition_key_prefix),
+            resource_arns=[self.table.table_arn],
+            conditions=_leading_keys(*partition_key_prefixes),
         )
 
     def grant_write_table(self, grantee: iam.IGrantable, *, partition_key_prefix: str | None = None) -> None:
@@ -166,11 +155,11 @@ class Storage(Construct):
             grantee=grantee,
             actions=list(TABLE_WRITE_ACTIONS),
             resource_arns=[self.table.table_arn],
-            conditions=_leading_keys(partition_key_prefix),
+            conditions=_leading_keys(*([partition_key_prefix] if partition_key_prefix else [])),
         )
 
 
-def _leading_keys(partition_key_prefix: str | None) -> dict[str, dict[str, list[str]]] | None:
-    if partition_key_prefix is None:
+def _leading_keys(*partition_key_prefixes: str) -> dict[str, dict[str, list[str]]] | None:
+    if not partition_key_prefixes:
         return None
-    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{partition_key_prefix}*"]}}
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in partition_key_prefixes]}}

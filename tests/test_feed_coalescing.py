@@ -67,7 +67,7 @@ class Feeds:
     publisher: FakePublisher = field(default_factory=FakePublisher)
 
     def publish(self, n: int) -> None:
-        assert self.store.save_episode(numbered(n), 0, []) == 1
+        self.store.put_feed_entry(numbered(n))
 
     def trigger(self, source: EpisodeSource | None = None, **options: Any) -> FeedRebuild:
         (rebuild,) = rebuild_feeds(

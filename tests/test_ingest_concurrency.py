@@ -110,9 +110,9 @@ def test_a_change_that_finds_the_episode_locked_too_long_is_retried_later(run: P
     run.put(POST_KEY, post(FIRST_CUT, 10))
     changes = _pending_changes(run)
     ingest = _ingest(run)
-    ingest.handle(next(c for c in changes if c.key == AUDIO_KEY))
-    # Another invocation holds the episode (and is alive: its lock has not expired).
-    assert run.store.lock_episode(EPISODE_ID, "someone-else", EPISODE_LOCK_SECONDS)
+    ingest.handle(next(c for c in changes if c.key == POST_KEY))  # awaiting its audio, at revision 1
+    # Another invocation holds the episode (and is alive: its claim has not expired).
+    assert run.store.claim_episode(EPISODE_ID, 1, "someone-else", EPISODE_LOCK_SECONDS)
     clock = iter(range(0, 1000, 5))
     patient = Ingest(
         run.session.config,
@@ -122,10 +122,10 @@ def test_a_change_that_finds_the_episode_locked_too_long_is_retried_later(run: P
         clock=lambda: float(next(clock)),
         sleep=lambda _: None,
     )
-    with pytest.raises(IngestConflict, match="stayed locked"):
-        patient.handle(next(c for c in changes if c.key == POST_KEY))
-    run.store.unlock_episode(EPISODE_ID, "someone-else")
-    patient.handle(next(c for c in changes if c.key == POST_KEY))
+    with pytest.raises(IngestConflict, match="stayed claimed"):
+        patient.handle(next(c for c in changes if c.key == AUDIO_KEY))
+    run.store.release_episode(EPISODE_ID, 1, "someone-else", [])
+    patient.handle(next(c for c in changes if c.key == AUDIO_KEY))
     assert _episode_events(run) == Counter({("Episode Published", EPISODE_ID): 1})
 
 

@@ -10,6 +10,9 @@ from typing import Any
 from podcast_pipeline.problems import Problem
 
 SCHEMA_VERSION = "1"
+# What the episode item leaves to the feed entry (the notes, as written and rendered, and the front-matter
+# they are rendered with): the item holds what ingest and the status page read, small and often written.
+NOTES_FIELDS = ("front_matter", "body", "notes_html", "notes_summary")
 
 
 class State(StrEnum):
@@ -168,8 +171,12 @@ class Episode:
             **event,
         }
 
+    def record(self) -> dict[str, Any]:
+        """What the episode item keeps: everything but the NOTES_FIELDS, which the feed entry keeps."""
+        return {name: value for name, value in self.to_dict().items() if name not in NOTES_FIELDS}
+
     def to_dict(self) -> dict[str, Any]:
-        """Everything, for storage: `from_dict(to_dict())` round-trips."""
+        """Everything: `from_dict(to_dict())` round-trips."""
         return {
             **self.summary(),
             "permalink": self.permalink,
@@ -210,6 +217,21 @@ class Episode:
 
 @dataclass(frozen=True)
 class StoredEpisode:
+    """An episode as stored: its revision, the work its decision still owes (events in `outbox`, the feed
+    entry when `entry_pending`) and who is doing that work (`owner`, until `lease_expires`, epoch seconds).
+    """
+
     episode: Episode
     revision: int
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    entry_digest: str = ""  # of the feed entry the episode makes ("": none, it is not published)
+    entry_pending: bool = False
+    owner: str | None = None
+    lease_expires: int = 0
+
+    @property
+    def owes_work(self) -> bool:
+        return bool(self.outbox) or self.entry_pending
+
+    def held_by_another(self, owner: str, now: float) -> bool:
+        return self.owner is not None and self.owner != owner and self.lease_expires >= now

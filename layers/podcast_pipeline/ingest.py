@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -29,7 +28,7 @@ from podcast_pipeline.decision import (
     UnusableAudio,
     UnusablePost,
     decide,
-    transition_events,
+    owed_events,
 )
 from podcast_pipeline.episode import (
     Episode,
@@ -40,6 +39,7 @@ from podcast_pipeline.episode import (
     State,
     StoredEpisode,
 )
+from podcast_pipeline.feed.entry import entry_digest, feed_entry
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
 from podcast_pipeline.problems import Code, Problem, ProblemError, error
@@ -90,11 +90,22 @@ class Store(Protocol):
     def posts_of_audio(self, audio_key: str) -> list[str]: ...
     def get_episode(self, episode_id: str) -> StoredEpisode | None: ...
     def save_episode(
-        self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
+        self,
+        episode: Episode,
+        expected_revision: int,
+        outbox: list[dict[str, Any]],
+        *,
+        entry_digest: str,
+        entry_pending: bool = False,
+        owner: str | None = None,
+        lease_seconds: int = 0,
     ) -> int | None: ...
-    def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None: ...
-    def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool: ...
-    def unlock_episode(self, episode_id: str, owner: str) -> None: ...
+    def claim_episode(self, episode_id: str, revision: int, owner: str, seconds: int) -> bool: ...
+    def release_episode(
+        self, episode_id: str, revision: int, owner: str, outbox: list[dict[str, Any]]
+    ) -> None: ...
+    def put_feed_entry(self, entry: Episode) -> None: ...
+    def delete_feed_entry(self, category: str, episode_id: str) -> None: ...
     def oversize(self, episode: Episode) -> tuple[int, int] | None:
         """(bytes it would take, bytes that fit) when `episode` is too large to store; None: it fits."""
         ...
@@ -216,7 +227,7 @@ class Ingest:
             if source is None:
                 return False
             stored = self._store.get_episode(self._episode_id(source.ref.key, None, source))
-            if stored is None or stored.outbox:
+            if stored is None or stored.owes_work:
                 return False
             used = stored.episode.post if kind is ObjectKind.POST else stored.episode.audio
             if used is None or used.version_id != change.version_id:
@@ -316,72 +327,86 @@ class Ingest:
     def _settle(self, post_key: str, parsed: Post | ProblemError | None) -> tuple[Episode | None, list[str]]:
         """Decide the episode of `post_key` from the stored sources, write it, send its events.
 
-        Under the episode's lock: two invocations that both found an episode's events in its outbox (the
-        same S3 event delivered twice, or a post and its MP3 arriving together) would each send them.
+        A decision that owes work (events, its feed entry) is written together with this invocation's claim
+        on the episode, and the work is done before the claim is given up: two invocations that both found
+        an episode's events owed (the same S3 event delivered twice, or a post and its MP3 arriving
+        together) would otherwise each send them. Another invocation's live claim is waited out.
         """
-        for _ in range(MAX_DECIDE_ATTEMPTS):
+        owner = uuid.uuid4().hex
+        deadline = self._clock() + EPISODE_LOCK_WAIT_SECONDS
+        backoff = EPISODE_LOCK_FIRST_BACKOFF_SECONDS
+        conflicts = 0
+        while True:
             source = self._store.get_source(post_key)
             if source is None:
                 return None, []
             if parsed is None or (not isinstance(parsed, ProblemError) and parsed.key != post_key):
                 parsed = None if source.deleted else self._read_post(source.ref)
             episode_id = self._episode_id(post_key, parsed, source)
-            with self._locked(episode_id):
-                settled = self._write(source, parsed, episode_id)
+            stored = self._store.get_episode(episode_id)
+            if stored is not None and stored.held_by_another(owner, time.time()):
+                if self._clock() >= deadline:
+                    raise IngestConflict(f"episode {episode_id} stayed claimed by another invocation")
+                self._sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            settled = self._write(source, parsed, stored, owner)
             if settled is not None:
                 return settled
+            conflicts += 1
+            if conflicts >= MAX_DECIDE_ATTEMPTS:
+                raise IngestConflict(f"episode of {post_key} kept changing during {conflicts} attempts")
             parsed = None  # someone else wrote first: read everything again
-        raise IngestConflict(f"episode of {post_key} kept changing during {MAX_DECIDE_ATTEMPTS} attempts")
-
-    @contextmanager
-    def _locked(self, episode_id: str) -> Iterator[None]:
-        owner = uuid.uuid4().hex
-        deadline = self._clock() + EPISODE_LOCK_WAIT_SECONDS
-        backoff = EPISODE_LOCK_FIRST_BACKOFF_SECONDS
-        while not self._store.lock_episode(episode_id, owner, EPISODE_LOCK_SECONDS):
-            if self._clock() >= deadline:
-                raise IngestConflict(f"episode {episode_id} stayed locked by another invocation")
-            self._sleep(backoff)
-            backoff = min(backoff * 2, 1.0)
-        try:
-            yield
-        finally:
-            self._store.unlock_episode(episode_id, owner)
 
     def _write(
-        self, source: SourceRecord, parsed: Post | ProblemError | None, episode_id: str
+        self,
+        source: SourceRecord,
+        parsed: Post | ProblemError | None,
+        stored: StoredEpisode | None,
+        owner: str,
     ) -> tuple[Episode | None, list[str]] | None:
         """Decide, write and announce the episode; None when another writer got in first."""
-        stored = self._store.get_episode(episode_id)
         previous = stored.episode if stored else None
-        episode = self._decide(source, parsed, previous)
-        if episode is None:
-            return None, []
-        episode = _storable(episode, self._store)
-        if previous is not None and previous.to_dict() == episode.to_dict():
-            self._flush(stored)  # a redelivery may find events that a crash left unsent
+        episode = _storable(self._decide(source, parsed, previous), self._store)
+        entry = feed_entry(episode)
+        digest = entry_digest(entry)
+        if (
+            stored is not None
+            and stored.episode.record() == episode.record()
+            and stored.entry_digest == digest
+        ):
+            if stored.owes_work:  # left by a crash, or by a send that failed
+                if not self._store.claim_episode(episode.id, stored.revision, owner, EPISODE_LOCK_SECONDS):
+                    return None
+                self._owed(episode, entry, stored.revision, stored.outbox, stored.entry_pending, owner)
             return episode, []
-        # Events carry `<category>/<slug>` and a date: an object whose key yields neither (a post
-        # key that is no post key) is recorded and reported, but names no episode to announce.
-        named = bool(episode.category and episode.date)
-        detail_types = transition_events(previous, episode) if named else []
-        # Each event carries the revision it is decided at (the one save_episode writes), so an event
-        # re-sent from the outbox keeps its idempotency key and a later decision gets a new one.
-        new_events = [
-            {
-                "detail_type": t.value,
-                "detail": episode.event_detail(
-                    detail_type=t.value, revision=(stored.revision if stored else 0) + 1
-                ),
-            }
-            for t in detail_types
+        events = owed_events(previous, episode)
+        revision = (stored.revision if stored else 0) + 1
+        # An event owed at this revision is rebuilt from the episode when sent: it carries the revision
+        # it is decided at, so a re-send keeps its idempotency key and a later decision gets a new one.
+        # One still owed from an earlier revision keeps the detail it was decided with.
+        outbox = [
+            *_carried(stored),
+            *({"detail_type": t.value, "revision": revision} for t in events),
         ]
-        outbox = (stored.outbox if stored else []) + new_events
-        revision = self._store.save_episode(episode, stored.revision if stored else 0, outbox)
-        if revision is None:
+        entry_pending = digest != (stored.entry_digest if stored else "") or bool(
+            stored and stored.entry_pending
+        )
+        owes = bool(outbox) or entry_pending
+        saved = self._store.save_episode(
+            episode,
+            revision - 1,
+            outbox,
+            entry_digest=digest,
+            entry_pending=entry_pending,
+            owner=owner if owes else None,
+            lease_seconds=EPISODE_LOCK_SECONDS,
+        )
+        if saved is None:
             return None
-        self._flush(StoredEpisode(episode, revision, outbox))
-        return episode, [t.value for t in detail_types]
+        if owes:
+            self._owed(episode, entry, saved, outbox, entry_pending, owner)
+        return episode, [t.value for t in events]
 
     def _episode_id(
         self, post_key: str, post: Post | ProblemError | None, source: SourceRecord | None
@@ -428,23 +453,54 @@ class Ingest:
         return MeasuredAudio(AudioFacts(**audio.facts), audio.ref) if audio.facts else None
 
     def _link(self, post: Post, audio_key: str, previous: Episode | None) -> None:
-        if previous and previous.audio_key and previous.audio_key != audio_key:
+        """Link the post to its MP3, written only when it changes: the previous decision linked its own."""
+        if previous is not None and previous.audio_key == audio_key:
+            return
+        if previous and previous.audio_key:
             self._store.unlink_audio(previous.audio_key, post.key)
         self._store.link_audio(audio_key, post.key)
 
-    def _flush(self, stored: StoredEpisode | None) -> None:
-        """Send the events in the episode's outbox, then clear it.
+    def _owed(
+        self,
+        episode: Episode,
+        entry: Episode | None,
+        revision: int,
+        outbox: list[dict[str, Any]],
+        entry_pending: bool,
+        owner: str,
+    ) -> None:
+        """Do the work the decision at `revision` owes, then give the episode up: the feed entry first (the
+        events trigger rebuilds that read it), then the events.
 
-        When only some went out, the outbox keeps just the others before the PublishError fails the record:
-        the redelivery sends those, and not again the ones the bus already accepted.
+        When only some events went out, the outbox keeps just the others before the PublishError fails the
+        record: the redelivery sends those, and not again the ones the bus already accepted.
         """
-        if not stored or not stored.outbox:
-            return
+        if entry_pending:
+            if entry is None:
+                self._store.delete_feed_entry(episode.category, episode.id)
+            else:
+                self._store.put_feed_entry(entry)
         try:
-            self._bus.publish_all([(event["detail_type"], event["detail"]) for event in stored.outbox])
+            self._bus.publish_all([_event(owed, episode) for owed in outbox])
         except PublishError as err:
             unsent = [{"detail_type": detail_type, "detail": detail} for detail_type, detail in err.unsent]
-            if len(unsent) < len(stored.outbox):
-                self._store.save_outbox(stored.episode.id, stored.revision, unsent)
+            self._store.release_episode(episode.id, revision, owner, unsent)
             raise
-        self._store.save_outbox(stored.episode.id, stored.revision, [])
+        self._store.release_episode(episode.id, revision, owner, [])
+
+
+def _event(owed: dict[str, Any], episode: Episode) -> Event:
+    detail_type: str = owed["detail_type"]
+    if "detail" in owed:
+        return detail_type, owed["detail"]
+    return detail_type, episode.event_detail(detail_type=detail_type, revision=owed["revision"])
+
+
+def _carried(stored: StoredEpisode | None) -> list[dict[str, Any]]:
+    """The events still owed by earlier decisions, with the details they were decided with."""
+    if stored is None:
+        return []
+    return [
+        {"detail_type": event[0], "detail": event[1]}
+        for event in (_event(o, stored.episode) for o in stored.outbox)
+    ]

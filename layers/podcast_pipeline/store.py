@@ -3,10 +3,11 @@
 Items (pk / sk):
 - `SOURCE#<key>` / `SOURCE`: the latest version of one S3 object (post or audio) and what was learnt from it.
 - `AUDIO#<audio key>` / `POST#<post key>`: this post names this MP3 (so an MP3 upload finds its posts).
-- `EPISODE#<id>` / `EPISODE`: the episode aggregate, its revision and the events not yet sent (outbox).
-  Published episodes also carry `feed_pk`/`feed_sk`, the keys of the sparse `published` index.
-- `EPISODE#<id>` / `LOCK`: held while one invocation decides, writes and announces the episode (its
-  `owner` token and `lease_expires`), so concurrent changes of one episode never send its events twice.
+- `EPISODE#<id>` / `EPISODE`: the episode's record (compressed; no notes), its revision, the work its
+  decision still owes (`outbox` events, a pending feed entry) and, while one invocation does that work,
+  its `owner` token and `lease_expires`: concurrent changes of one episode never send its events twice.
+- `FEED#<category>` / `<episode id>`: a published episode's feed entry (feed/entry.py), compressed: all a
+  rebuild reads, in one Query of the feed's partition. No index: the base table's partition is the feed.
 - `LEASE#feed#<category>` / `REBUILD`: a feed's rebuild requests and its lease (see feed/service.py): the
   `requested` and `rendered` generations and, while a rebuild runs, its `owner` token and `lease_expires`
   (epoch seconds; not the TTL attribute: the generations must outlive every lease). The feed function may
@@ -28,14 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from podcast_pipeline.episode import Episode, SourceRecord, SourceRef, State, StoredEpisode
-from podcast_pipeline.table import (
-    PARTITION_KEY,
-    PUBLISHED_INDEX,
-    PUBLISHED_PARTITION_KEY,
-    PUBLISHED_SORT_KEY,
-    SORT_KEY,
-)
+from podcast_pipeline.episode import Episode, SourceRecord, SourceRef, StoredEpisode
+from podcast_pipeline.table import PARTITION_KEY, SORT_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -57,20 +52,25 @@ RETRYABLE_CODES = frozenset(
 
 SOURCE = "SOURCE"
 EPISODE = "EPISODE"
-EPISODE_LOCK = "LOCK"
 REBUILD = "REBUILD"
 # Key prefixes, each spelt only here.
 SOURCE_PREFIX = "SOURCE#"
 EPISODE_PREFIX = "EPISODE#"
 AUDIO_PREFIX = "AUDIO#"  # an audio file's links to the posts that name it: `AUDIO#<key>` / `POST#<key>`
 POST_PREFIX = "POST#"
-FEED_PREFIX = "FEED#"  # the published index's partitions
+FEED_PREFIX = "FEED#"  # a feed's entries: `FEED#<category>` / `<episode id>`
 LEASE_PREFIX = "LEASE#"  # the feed rebuild items, the only items the feed function writes
 # The attributes of a feed rebuild item.
 REQUESTED = "requested"
 RENDERED = "rendered"
 OWNER = "owner"
 LEASE_EXPIRES = "lease_expires"
+# The episode item's attributes besides its record (`doc`) and revision.
+OUTBOX = "outbox"  # the events its decisions owe, not yet sent
+ENTRY_DIGEST = "entry_digest"
+ENTRY_PENDING = "entry_pending"  # the feed entry is still to be written (or deleted) by the owner
+# Nobody else holds the item: no owner, an expired lease, or `:owner` itself.
+_FREE = "attribute_not_exists(#owner) OR #expires < :now OR #owner = :owner"
 _REBUILD_NAMES = {"#requested": REQUESTED, "#rendered": RENDERED, "#owner": OWNER, "#expires": LEASE_EXPIRES}
 
 
@@ -112,33 +112,20 @@ def _rebuild_pk(category: str) -> str:
     return f"{LEASE_PREFIX}feed#{category}"
 
 
-# Episode fields kept zlib-compressed in binary attributes of their own, outside `doc`: show notes (as
-# written and as rendered) can be long; compressed they stay far below DynamoDB's 400 KB item limit.
-COMPRESSED_FIELDS = ("body", "notes_html")
+# DynamoDB refuses items over 400 KB; a feed entry may take this much, leaving room for keys.
+MAX_ENTRY_BYTES = 350 * 1024
+COMPRESSION_LEVEL = 9  # items are written once or twice and read by every rebuild: the smallest is cheapest
 
 
-def _compressed(doc: dict[str, Any]) -> AttributeMap:
-    """Takes the COMPRESSED_FIELDS out of `doc`, as binary attributes."""
-    return {name: {"B": zlib.compress(doc.pop(name).encode("utf-8"), 6)} for name in COMPRESSED_FIELDS}
+def _packed(doc: dict[str, Any]) -> AttributeMap:
+    """`doc` as zlib-compressed JSON: DynamoDB bills by the byte, and episode JSON compresses to a third."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return {"B": zlib.compress(text.encode("utf-8"), COMPRESSION_LEVEL)}
 
 
-# DynamoDB refuses items over 400 KB; an episode may take this much, leaving room for keys and the outbox.
-MAX_EPISODE_BYTES = 350 * 1024
-
-
-def _stored_bytes(episode: Episode) -> int:
-    """What `save_episode` writes for `episode`: its JSON document plus its compressed fields."""
-    doc = episode.to_dict()
-    compressed = _compressed(doc)
-    document = len(json.dumps(doc, sort_keys=True).encode("utf-8"))
-    return document + sum(len(value["B"]) for value in compressed.values())
-
-
-def _decompressed(item: AttributeMap) -> dict[str, str]:
-    """The COMPRESSED_FIELDS of an item; an item written before a field existed lacks it."""
-    return {
-        name: zlib.decompress(item[name]["B"]).decode("utf-8") for name in COMPRESSED_FIELDS if name in item
-    }
+def _unpacked(value: AttributeMap) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(zlib.decompress(value["B"]).decode("utf-8"))
+    return loaded
 
 
 class EpisodeStore:
@@ -217,115 +204,138 @@ class EpisodeStore:
         )
         return [item[SORT_KEY]["S"].removeprefix(POST_PREFIX) for item in items]
 
-    # -- episodes --------------------------------------------------------------------------------
+    # -- episodes ----------------------------------------------------------------------------------
 
     def get_episode(self, episode_id: str) -> StoredEpisode | None:
         item = self._get(f"{EPISODE_PREFIX}{episode_id}", EPISODE)
         return self._stored_episode(item) if item else None
 
     def save_episode(
-        self, episode: Episode, expected_revision: int, outbox: list[dict[str, Any]]
+        self,
+        episode: Episode,
+        expected_revision: int,
+        outbox: list[dict[str, Any]],
+        *,
+        entry_digest: str,
+        entry_pending: bool = False,
+        owner: str | None = None,
+        lease_seconds: int = 0,
     ) -> int | None:
-        """Write the episode if its stored revision is still `expected_revision` (0: absent).
+        """Write the episode if its stored revision is still `expected_revision` (0: absent) and no other
+        live owner holds it. With `owner`, the write also takes the episode for that owner for
+        `lease_seconds`: its decision owes work (the events in `outbox`, the feed entry if `entry_pending`).
 
-        Returns the new revision, or None when someone else wrote first (re-read and decide again).
+        Returns the new revision, or None when someone else wrote or holds it (re-read and decide again).
         """
         revision = expected_revision + 1
-        doc = episode.to_dict()
-        compressed = _compressed(doc)
+        now = int(time.time())
         item: AttributeMap = {
             **_key(f"{EPISODE_PREFIX}{episode.id}", EPISODE),
-            "doc": _s(json.dumps(doc, sort_keys=True)),
-            **compressed,
+            "doc": _packed(episode.record()),
             "state": _s(episode.state.value),
-            "category": _s(episode.category),
             "revision": {"N": str(revision)},
         }
+        if entry_digest:
+            item[ENTRY_DIGEST] = _s(entry_digest)
         if outbox:
-            item["outbox"] = _s(json.dumps(outbox))
-        if episode.state is State.PUBLISHED:
-            item[PUBLISHED_PARTITION_KEY] = _s(f"{FEED_PREFIX}{episode.category}")
-            item[PUBLISHED_SORT_KEY] = _s(f"{episode.date}#{episode.id}")
+            item[OUTBOX] = _s(json.dumps(outbox))
+        if owner is not None:
+            item[OWNER] = _s(owner)
+            item[LEASE_EXPIRES] = {"N": str(now + lease_seconds)}
+        if entry_pending:
+            item[ENTRY_PENDING] = {"BOOL": True}
+        values: AttributeMap = {":now": {"N": str(now)}, ":owner": _s(owner or "")}
         if expected_revision:
-            condition = {
-                "ConditionExpression": "revision = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_revision)}},
-            }
+            current = "revision = :expected"
+            values[":expected"] = {"N": str(expected_revision)}
         else:
-            condition = {"ConditionExpression": f"attribute_not_exists({PARTITION_KEY})"}
+            current = f"attribute_not_exists({PARTITION_KEY})"
         try:
-            self._client.put_item(TableName=self._table, Item=item, **condition)  # type: ignore[arg-type]
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=f"{current} AND ({_FREE})",
+                ExpressionAttributeNames={"#owner": OWNER, "#expires": LEASE_EXPIRES},
+                ExpressionAttributeValues=values,
+            )
         except self._client.exceptions.ConditionalCheckFailedException:
             return None
         return revision
 
-    def save_outbox(self, episode_id: str, revision: int, outbox: list[dict[str, Any]]) -> None:
-        """Keep only `outbox` (empty: forget every sent event), unless a newer revision, which carries the
-        events on, replaced the item meanwhile.
+    def claim_episode(self, episode_id: str, revision: int, owner: str, seconds: int) -> bool:
+        """Take over the work a decision at `revision` still owes (its owner crashed, or failed to send),
+        unless another live owner holds the episode or it has moved on."""
+        now = int(time.time())
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE),
+                UpdateExpression="SET #owner = :owner, #expires = :expires",
+                ConditionExpression=f"revision = :revision AND ({_FREE})",
+                ExpressionAttributeNames={"#owner": OWNER, "#expires": LEASE_EXPIRES},
+                ExpressionAttributeValues={
+                    ":owner": _s(owner),
+                    ":expires": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                    ":revision": {"N": str(revision)},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_episode(
+        self, episode_id: str, revision: int, owner: str, outbox: list[dict[str, Any]]
+    ) -> None:
+        """The owed work is done, but for `outbox` (empty: every event sent): give the episode up.
 
         This write is all that stands between an event the bus accepted and its duplicate on the next
-        delivery, and it is idempotent, so a throttle gets a few more attempts than the SDK's own.
+        delivery, and it is idempotent, so a throttle gets a few more attempts than the SDK's own. A
+        release refused (the lease expired and another owner took over) leaves the work to that owner.
         """
-        values: AttributeMap = {":revision": {"N": str(revision)}}
-        update = "REMOVE outbox"
+        values: AttributeMap = {":revision": {"N": str(revision)}, ":owner": _s(owner)}
+        update = f"REMOVE #owner, #expires, {ENTRY_PENDING}"
         if outbox:
-            update, values[":outbox"] = "SET outbox = :outbox", _s(json.dumps(outbox))
+            update = f"SET {OUTBOX} = :outbox {update}"
+            values[":outbox"] = _s(json.dumps(outbox))
+        else:
+            update += f", {OUTBOX}"
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._patiently(
                 lambda: self._client.update_item(
                     TableName=self._table,
                     Key=_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE),
                     UpdateExpression=update,
-                    ConditionExpression="revision = :revision",
+                    ConditionExpression="revision = :revision AND #owner = :owner",
+                    ExpressionAttributeNames={"#owner": OWNER, "#expires": LEASE_EXPIRES},
                     ExpressionAttributeValues=values,
                 )
             )
 
     def oversize(self, episode: Episode) -> tuple[int, int] | None:
-        """(bytes it would take, bytes that fit) when `episode` is too large to store; None: it fits."""
-        size = _stored_bytes(episode)
-        return (size, MAX_EPISODE_BYTES) if size > MAX_EPISODE_BYTES else None
+        """(bytes it would take, bytes that fit) when `episode`'s feed entry is too large to store."""
+        size = len(_packed(episode.to_dict())["B"])
+        return (size, MAX_ENTRY_BYTES) if size > MAX_ENTRY_BYTES else None
 
-    def lock_episode(self, episode_id: str, owner: str, seconds: int) -> bool:
-        """Take the episode's lock for `owner` unless another owner holds it and it has not expired."""
-        now = int(time.time())
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE_LOCK),
-                    OWNER: _s(owner),
-                    LEASE_EXPIRES: {"N": str(now + seconds)},
-                },
-                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR {LEASE_EXPIRES} < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    # -- feed entries (see feed/entry.py) ---------------------------------------------------------
 
-    def unlock_episode(self, episode_id: str, owner: str) -> None:
-        """Release the lock if `owner` still holds it; a lock taken over after expiry is its new owner's."""
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._patiently(
-                lambda: self._client.delete_item(
-                    TableName=self._table,
-                    Key=_key(f"{EPISODE_PREFIX}{episode_id}", EPISODE_LOCK),
-                    ConditionExpression="#owner = :owner",
-                    ExpressionAttributeNames={"#owner": OWNER},  # a reserved word
-                    ExpressionAttributeValues={":owner": _s(owner)},
-                )
-            )
+    def put_feed_entry(self, entry: Episode) -> None:
+        item = {**_key(f"{FEED_PREFIX}{entry.category}", entry.id), "doc": _packed(entry.to_dict())}
+        self._patiently(lambda: self._client.put_item(TableName=self._table, Item=item))
+
+    def delete_feed_entry(self, category: str, episode_id: str) -> None:
+        key = _key(f"{FEED_PREFIX}{category}", episode_id)
+        self._patiently(lambda: self._client.delete_item(TableName=self._table, Key=key))
 
     def published_episodes(self, category: str) -> list[Episode]:
-        """Published episodes of a category, newest first: one Query of the sparse index, never a Scan."""
+        """The feed entries of a category: one strongly consistent Query of its partition, never a Scan
+        (a rebuild that follows an episode's event must see its entry)."""
         items = self._query(
-            IndexName=PUBLISHED_INDEX,
-            KeyConditionExpression=f"{PUBLISHED_PARTITION_KEY} = :feed",
+            KeyConditionExpression=f"{PARTITION_KEY} = :feed",
             ExpressionAttributeValues={":feed": _s(f"{FEED_PREFIX}{category}")},
-            ScanIndexForward=False,
+            ConsistentRead=True,
         )
-        return [self._stored_episode(item).episode for item in items]
+        return [Episode.from_dict(_unpacked(item["doc"])) for item in items]
 
     def all_episodes(self) -> list[Episode]:
         """Every episode, for reports of the local runner (a Scan: never on a production path)."""
@@ -465,9 +475,12 @@ class EpisodeStore:
 
     @staticmethod
     def _stored_episode(item: AttributeMap) -> StoredEpisode:
-        doc = json.loads(item["doc"]["S"])
         return StoredEpisode(
-            episode=Episode.from_dict({**doc, **_decompressed(item)}),
+            episode=Episode.from_dict(_unpacked(item["doc"])),
             revision=int(item["revision"]["N"]),
-            outbox=json.loads(item["outbox"]["S"]) if "outbox" in item else [],
+            outbox=json.loads(item[OUTBOX]["S"]) if OUTBOX in item else [],
+            entry_digest=item[ENTRY_DIGEST]["S"] if ENTRY_DIGEST in item else "",
+            entry_pending=ENTRY_PENDING in item,
+            owner=item[OWNER]["S"] if OWNER in item else None,
+            lease_expires=int(item[LEASE_EXPIRES]["N"]) if LEASE_EXPIRES in item else 0,
         )

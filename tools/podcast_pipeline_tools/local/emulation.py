@@ -18,11 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from podcast_pipeline import settings, table
 from podcast_pipeline.routes import EVENT_SOURCE, ROUTES, Bus, Route
 from podcast_pipeline_tools.local import REGION
+from podcast_pipeline_tools.local.capacity import CapacityMeter, TableCapacity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -137,18 +144,45 @@ def patched_environ(values: Mapping[str, str], unset: Iterable[str] = UNSET_ENV)
         os.environ.update(saved)
 
 
+class _MeteredMotoServer(ThreadedMotoServer):
+    """moto's threaded server with its application behind a CapacityMeter."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self.meter = CapacityMeter(DomainDispatcherApplication(create_backend_app))
+
+    def _server_entry(self) -> None:  # moto's, with the metered application
+        self._server = make_server(
+            self._ip_address, self._port, self.meter, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+_METERS: dict[str, CapacityMeter] = {}  # by endpoint URL, for the servers this process runs
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port; yields its endpoint URL."""
+    """moto's server on a free loopback port, its DynamoDB capacity metered; yields its endpoint URL."""
     # werkzeug logs every request to stderr; the local runner has its own progress display.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _MeteredMotoServer()
     server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    _METERS[endpoint] = server.meter
     try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        yield endpoint
     finally:
+        del _METERS[endpoint]
         server.stop()
+
+
+def table_capacity(emulation: Emulation) -> TableCapacity | None:
+    """The units billed to the emulation's table so far; None on a server this process does not run."""
+    meter = _METERS.get(emulation.endpoint_url)
+    return meter.table(emulation.names.table) if meter else None
 
 
 @functools.cache
@@ -176,26 +210,11 @@ def _create_table(dynamodb: DynamoDBClient, name: str) -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": attribute, "AttributeType": "S"}
-            for attribute in (
-                table.PARTITION_KEY,
-                table.SORT_KEY,
-                table.PUBLISHED_PARTITION_KEY,
-                table.PUBLISHED_SORT_KEY,
-            )
+            for attribute in (table.PARTITION_KEY, table.SORT_KEY)
         ],
         KeySchema=[
             {"AttributeName": table.PARTITION_KEY, "KeyType": "HASH"},
             {"AttributeName": table.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": table.PUBLISHED_INDEX,
-                "KeySchema": [
-                    {"AttributeName": table.PUBLISHED_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": table.PUBLISHED_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
         ],
     )
     dynamodb.update_time_to_live(

@@ -12,6 +12,7 @@ from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.problems import Code, warning
 from podcast_pipeline.routes import ROUTES, DetailType
 from podcast_pipeline.store import EpisodeStore
+from podcast_pipeline_tools.local.capacity import TableCapacity
 from podcast_pipeline_tools.local.mapping import EventSourceMappings
 from podcast_pipeline_tools.local.metrics import feed_renders
 from podcast_pipeline_tools.local.poller import Poller, receive_all
@@ -96,6 +97,7 @@ def build_report(
     uploads: int,
     duration_seconds: float,
     metrics: list[dict[str, Any]],
+    capacity: TableCapacity | None = None,
 ) -> dict[str, Any]:
     dead = Counter(entry["queue"] for entry in dead_letters)
     functions = {
@@ -124,6 +126,8 @@ def build_report(
             # Every rebuild renders, whether or not the bytes changed; batching keeps this to a few per feed.
             "feed_renders": feed_renders(metrics),
             "states": dict(sorted(Counter(e["state"] for e in episodes).items())),
+            # DynamoDB units as AWS bills them (local/capacity.py); none against another endpoint.
+            "dynamodb": capacity.to_dict(sum(1 for e in episodes if e["id"])) if capacity else None,
             "duration_seconds": round(duration_seconds, 3),
         },
     }

@@ -7,6 +7,7 @@ everything has settled, and writes the feeds and report.json.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -37,7 +38,7 @@ from podcast_pipeline.routes import INGEST, ROUTES
 from podcast_pipeline.settings import ENV_SLACK_WEBHOOK_URL
 from podcast_pipeline_tools.local.chaos import ChaosSpec, Deliveries, Faults, chaos_report
 from podcast_pipeline_tools.local.corrections import correct_body
-from podcast_pipeline_tools.local.emulation import Emulation, emulation, patched_environ
+from podcast_pipeline_tools.local.emulation import Emulation, emulation, patched_environ, table_capacity
 from podcast_pipeline_tools.local.environments import (
     NO_METRICS_WARNING,
     EnvironmentSpec,
@@ -321,6 +322,8 @@ def run_local(
         # Read back as CloudWatch Logs would: the EMF documents among the functions' output are metrics.
         with (out_dir / FUNCTION_LOG).open(encoding="utf-8") as lines:
             metrics = aggregate_emf(lines)
+        # Taken before the report's own reads of the table.
+        capacity = copy.deepcopy(table_capacity(session.emulation))
         report = build_report(
             episodes=collect_episodes(session.emulation),
             events=[
@@ -334,6 +337,7 @@ def run_local(
             uploads=len(files),
             duration_seconds=time.monotonic() - started,
             metrics=metrics,
+            capacity=capacity,
         )
         if faults is not None:
             if isinstance(driver, EventSourceMappings):
