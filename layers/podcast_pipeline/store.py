@@ -128,6 +128,23 @@ def _unpacked(value: AttributeMap) -> dict[str, Any]:
     return loaded
 
 
+# Before the lean table, an episode item held its whole document as JSON text and its notes compressed
+# beside it. Such items are read as they are until `podcast-pipeline migrate-table` rewrites them.
+LEGACY_COMPRESSED_FIELDS = ("body", "notes_html")
+
+
+def _is_legacy(item: AttributeMap) -> bool:
+    return "S" in item["doc"]
+
+
+def _legacy_document(item: AttributeMap) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(item["doc"]["S"])
+    for name in LEGACY_COMPRESSED_FIELDS:
+        if name in item:
+            doc[name] = zlib.decompress(item[name]["B"]).decode("utf-8")
+    return doc
+
+
 class EpisodeStore:
     def __init__(
         self, client: DynamoDBClient, table_name: str, *, sleep: Callable[[float], None] = time.sleep
@@ -473,10 +490,15 @@ class EpisodeStore:
             item for item in self._scan("begins_with(pk, :p)", SOURCE_PREFIX) if item["kind"]["S"] == "audio"
         )
 
+    def legacy_episodes(self) -> list[StoredEpisode]:
+        """Episodes still in the item format before the lean table (a Scan, for the table's migration)."""
+        items = self._scan("begins_with(pk, :p)", EPISODE_PREFIX)
+        return [self._stored_episode(item) for item in items if _is_legacy(item)]
+
     @staticmethod
     def _stored_episode(item: AttributeMap) -> StoredEpisode:
         return StoredEpisode(
-            episode=Episode.from_dict(_unpacked(item["doc"])),
+            episode=Episode.from_dict(_legacy_document(item) if _is_legacy(item) else _unpacked(item["doc"])),
             revision=int(item["revision"]["N"]),
             outbox=json.loads(item[OUTBOX]["S"]) if OUTBOX in item else [],
             entry_digest=item[ENTRY_DIGEST]["S"] if ENTRY_DIGEST in item else "",

@@ -42,6 +42,7 @@ from podcast_pipeline_tools.backfill_cli import add_backfill_parser
 from podcast_pipeline_tools.feed.cli import add_feed_parser
 from podcast_pipeline_tools.local.cli import add_invoke_parser, add_local_parser
 from podcast_pipeline_tools.local.sample import SAMPLE_CONFIG
+from podcast_pipeline_tools.migrate import add_migrate_parser
 from podcast_pipeline_tools.rewrite import rewrite_fields
 
 EXIT_VERIFIED = 0
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_invoke_parser(commands)
     add_backfill_parser(commands)
     add_feed_parser(commands)
+    add_migrate_parser(commands)
     return parser
 
 
