@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from typing import Any
 
 from podcast_pipeline.episode import Episode, State
 from podcast_pipeline.store import EpisodeStore
@@ -37,7 +38,7 @@ def _put_legacy(emulation: Emulation, episode: Episode) -> None:
     """The item as the functions wrote it before the lean table: JSON text, notes compressed beside it."""
     doc = episode.to_dict()
     compressed = {name: {"B": zlib.compress(doc.pop(name).encode(), 6)} for name in ("body", "notes_html")}
-    item = {
+    item: dict[str, Any] = {
         "pk": {"S": f"EPISODE#{episode.id}"},
         "sk": {"S": "EPISODE"},
         "doc": {"S": json.dumps(doc, sort_keys=True)},

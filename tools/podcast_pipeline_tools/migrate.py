@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podcast_pipeline.feed.entry import entry_digest, feed_entry
-from podcast_pipeline.store import EpisodeStore
+
+if TYPE_CHECKING:  # the store loads botocore: not on every command's start
+    from podcast_pipeline.store import EpisodeStore
 
 EXIT_MIGRATED = 0
 EXIT_FAILED = 1
@@ -60,6 +62,8 @@ def add_migrate_parser(subparsers: Any) -> None:
 def run_migrate(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from podcast_pipeline.store import EpisodeStore
 
     store = EpisodeStore(boto3.client("dynamodb", endpoint_url=args.endpoint_url), args.table)
     try:
