@@ -97,7 +97,7 @@ Generations = tuple[int, int]  # (requested, rendered)
 
 class EpisodeSource(Protocol):
     def published_episodes(self, category: str) -> list[Episode]:
-        """The published episodes of `category` (a Query on a sparse index, never a Scan)."""
+        """The feed entries of `category`: its published episodes as the feed shows them (one Query)."""
         ...
 
 
