@@ -1,6 +1,6 @@
 """Every benchmark, one after another: tables on stdout, JSON in bench/results/, the acceptance checks last.
 
-    python -m bench [--only cold_start,probe,feed_render,pipeline,bulk_upload,cost] [--quick]
+    python -m bench [--only cold_start,startup,probe,feed_render,pipeline,bulk_upload,cost] [--quick]
 
 --quick runs small sizes (a 1 MB probe, feeds of 100 and 1,000, 3 interpreters per import, 3 MP3s) and
 writes to bench/results/quick/ instead, so a check never overwrites the measured figures. The import
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import bulk_upload, cold_start, cost, feed_render, pipeline, probe
+from bench import bulk_upload, cold_start, cost, feed_render, pipeline, probe, startup
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KIB = 1024
@@ -29,6 +29,7 @@ FEED_LARGE, FEED_SMALL = 10_000, 1_000
 # name -> (main, arguments, arguments in --quick mode); every one also gets --out.
 BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], list[str]]] = {
     "cold_start": (cold_start.main, [], ["--runs", "3"]),
+    "startup": (startup.main, [], ["--runs", "3"]),
     "probe": (probe.main, [], ["--sizes", "1"]),
     "feed_render": (feed_render.main, [], ["--sizes", "100", "1000", "--repeat", "1"]),
     "pipeline": (pipeline.main, [], ["--limit", "3"]),
@@ -98,6 +99,7 @@ def acceptance(out_dir: Path) -> list[tuple[str, bool]]:
         ("probe", probe_checks),
         ("feed_render", feed_checks),
         ("cold_start", cold_start_checks),
+        ("startup", startup.checks),
     ):
         result = _load(out_dir / f"{name}.json")
         if result is not None:
