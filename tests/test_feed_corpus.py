@@ -51,8 +51,8 @@ def corpus_episode(source: CorpusPost, config: SiteConfig) -> Episode:
             frames_walked=False,
         )
     measured = MeasuredAudio(audio) if audio else None
-    decision = decide(ParsedPost(post, SourceRef(key=source.key)), measured, config, None)
-    episode = ShowNotes(config.site).add_to(decision.episode)
+    notes = ShowNotes(config.site).notes_of
+    episode = decide(ParsedPost(post, SourceRef(key=source.key)), measured, config, None, notes=notes).episode
     assert episode.state is State.PUBLISHED, episode.problems
     return episode
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
+from podcast_pipeline.decision import with_notes
 from podcast_pipeline.episode import Episode, SourceRef, State
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.problems import Code, warning
@@ -137,7 +138,7 @@ def test_an_episode_gets_its_notes_and_their_findings_as_warnings() -> None:
         front_matter={"guest": "Dan"},
         body="{{ page.guest }} on {{ page.url }}.\n\n{% image a.jpg %}\n\n{% include gone.html %}",
     )
-    noted = ShowNotes(SITE).add_to(episode)
+    noted = with_notes(episode, ShowNotes(SITE).notes_of(episode))
     assert noted.notes_html == "<p>Dan on /podcast/1-a.</p>\n"
     assert noted.notes_summary == "Dan on /podcast/1-a."
     assert noted.state is State.PUBLISHED

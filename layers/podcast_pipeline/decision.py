@@ -12,7 +12,9 @@ source offered for them is ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.config import SiteConfig
@@ -21,6 +23,9 @@ from podcast_pipeline.posts import Post, post_identity
 from podcast_pipeline.problems import Code, Problem, error
 from podcast_pipeline.routes import DetailType
 from podcast_pipeline.verify import audio_key_of, audio_url_of, measured_facts, template_values, verify
+
+if TYPE_CHECKING:  # the notes renderer loads Liquid and markdown: not for check or backfill
+    from podcast_pipeline.feed.notes import Notes
 
 # -- what the post is ---------------------------------------------------------------------------------
 
@@ -113,8 +118,22 @@ class Decision:
         return self.episode.state
 
 
+# The show notes of a post's episode as decided (feed.notes.ShowNotes.notes_of): their HTML goes to the
+# feed, their findings are warnings of the episode.
+NotesOf = Callable[[Episode], "Notes"]
+# The store's size check (store.EpisodeStore.oversize): (bytes it would take, bytes that fit) when an
+# episode is too large to store, else None.
+Oversize = Callable[[Episode], "tuple[int, int] | None"]
+
+
 def decide(
-    post: PostSource, audio: AudioSource | None, config: SiteConfig, previous: Episode | None
+    post: PostSource,
+    audio: AudioSource | None,
+    config: SiteConfig,
+    previous: Episode | None,
+    *,
+    notes: NotesOf | None = None,
+    oversize: Oversize | None = None,
 ) -> Decision:
     """The episode of `post` and its `audio` (None: not seen yet), after `previous` (None: the first).
 
@@ -125,9 +144,45 @@ def decide(
       fails it whatever the post says. A deleted MP3 unpublishes an episode that was published and leaves
       any other awaiting its audio, whatever the post says. A missing or not yet seen MP3 leaves a post
       without errors awaiting its audio (a missing one with its finding). Otherwise it is published.
+
+    A post that parsed gets its show notes from `notes`, and an episode larger than the store takes
+    (`oversize`) fails with TOO_LARGE, without its notes: a write DynamoDB refuses would fail the record
+    on every delivery. Without them (check, backfill), the episode has no notes and no size limit.
     """
     episode = _episode(post, audio, config, previous)
+    if notes is not None and isinstance(post, ParsedPost):
+        episode = with_notes(episode, notes(episode))
+    too_large = oversize(episode) if oversize is not None else None
+    if too_large is not None:
+        episode = _too_large(episode, *too_large)
     return Decision(episode, tuple(owed_events(previous, episode)))
+
+
+def with_notes(episode: Episode, notes: Notes) -> Episode:
+    """`episode` with its show notes; their findings are warnings, after the episode's own."""
+    return replace(
+        episode,
+        notes_html=notes.html,
+        notes_summary=notes.summary,
+        problems=(*episode.problems, *notes.problems),
+    )
+
+
+def _too_large(episode: Episode, size: int, limit: int) -> Episode:
+    problem = error(
+        Code.TOO_LARGE,
+        f"the post's front-matter and show notes take {size:,} bytes stored; {limit:,} fit",
+        key=episode.post.key if episode.post else None,
+    )
+    return replace(
+        episode,
+        state=State.FAILED,
+        front_matter={},
+        body="",
+        notes_html="",
+        notes_summary="",
+        problems=(*episode.problems, problem),
+    )
 
 
 def owed_events(previous: Episode | None, current: Episode) -> list[DetailType]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from podcast_pipeline.audio import AudioFacts
 from podcast_pipeline.config import SiteConfig
 from podcast_pipeline.decision import (
     AudioSource,
+    Decision,
     DeletedAudio,
     DeletedPost,
     MeasuredAudio,
@@ -28,7 +29,6 @@ from podcast_pipeline.decision import (
     UnusableAudio,
     UnusablePost,
     decide,
-    owed_events,
 )
 from podcast_pipeline.episode import (
     Episode,
@@ -36,13 +36,12 @@ from podcast_pipeline.episode import (
     ObjectKind,
     SourceRecord,
     SourceRef,
-    State,
     StoredEpisode,
 )
 from podcast_pipeline.feed.entry import entry_digest, feed_entry
 from podcast_pipeline.feed.notes import ShowNotes
 from podcast_pipeline.posts import Post, parse_post, post_identity
-from podcast_pipeline.problems import Code, Problem, ProblemError, error
+from podcast_pipeline.problems import Problem, ProblemError
 from podcast_pipeline.publishing import Event, PublishError
 from podcast_pipeline.verify import audio_key_of
 
@@ -146,32 +145,6 @@ def classify(key: str, config: SiteConfig) -> ObjectKind:
     if lowered.endswith(".mp3"):
         return ObjectKind.AUDIO
     return ObjectKind.OTHER
-
-
-def _storable(episode: Episode, store: Store) -> Episode:
-    """`episode`, or when its store item would be over DynamoDB's limit, its failure without notes.
-
-    A post under the size cap can still be too large stored (incompressible notes, their HTML besides):
-    a put that DynamoDB refuses would fail the record on every delivery, so it becomes a finding instead.
-    """
-    oversize = store.oversize(episode)
-    if oversize is None:
-        return episode
-    size, limit = oversize
-    problem = error(
-        Code.TOO_LARGE,
-        f"the post's front-matter and show notes take {size:,} bytes stored; {limit:,} fit",
-        key=episode.post.key if episode.post else None,
-    )
-    return replace(
-        episode,
-        state=State.FAILED,
-        front_matter={},
-        body="",
-        notes_html="",
-        notes_summary="",
-        problems=(*episode.problems, problem),
-    )
 
 
 class Ingest:
@@ -367,7 +340,8 @@ class Ingest:
     ) -> tuple[Episode | None, list[str]] | None:
         """Decide, write and announce the episode; None when another writer got in first."""
         previous = stored.episode if stored else None
-        episode = _storable(self._decide(source, parsed, previous), self._store)
+        decision = self._decide(source, parsed, previous)
+        episode = decision.episode
         entry = feed_entry(episode)
         digest = entry_digest(entry)
         if (
@@ -380,7 +354,7 @@ class Ingest:
                     return None
                 self._owed(episode, entry, stored.revision, stored.outbox, stored.entry_pending, owner)
             return episode, []
-        events = owed_events(previous, episode)
+        events = decision.events
         revision = (stored.revision if stored else 0) + 1
         # An event owed at this revision is rebuilt from the episode when sent: it carries the revision
         # it is decided at, so a re-send keeps its idempotency key and a later decision gets a new one.
@@ -419,13 +393,20 @@ class Ingest:
 
     def _decide(
         self, source: SourceRecord, post: Post | ProblemError | None, previous: Episode | None
-    ) -> Episode:
+    ) -> Decision:
         """The decision on the episode from the stored sources of its post and MP3, with notes rendered."""
         post_source = self._post_source(source, post)
-        if not isinstance(post_source, ParsedPost):
-            return decide(post_source, None, self._config, previous).episode
-        audio = self._audio_source(post_source.post, previous)
-        return self._notes.add_to(decide(post_source, audio, self._config, previous).episode)
+        audio = (
+            self._audio_source(post_source.post, previous) if isinstance(post_source, ParsedPost) else None
+        )
+        return decide(
+            post_source,
+            audio,
+            self._config,
+            previous,
+            notes=self._notes.notes_of,
+            oversize=self._store.oversize,
+        )
 
     @staticmethod
     def _post_source(source: SourceRecord, post: Post | ProblemError | None) -> PostSource:

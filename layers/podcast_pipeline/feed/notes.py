@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import nh3
@@ -233,16 +233,10 @@ class ShowNotes:
             url_relative=("rewrite_with_base", self._site_url + "/") if self._site_url else "deny",
         )
 
-    def add_to(self, episode: Episode) -> Episode:
-        """`episode` with its notes rendered from its body and front-matter, their findings as warnings."""
+    def notes_of(self, episode: Episode) -> Notes:
+        """The notes of `episode` as decided, rendered from its body and front-matter."""
         key = episode.post.key if episode.post else episode.id
-        notes = self.render(episode.body, page_variables(episode, self._site_url), key=key)
-        return replace(
-            episode,
-            notes_html=notes.html,
-            notes_summary=notes.summary,
-            problems=(*episode.problems, *notes.problems),
-        )
+        return self.render(episode.body, page_variables(episode, self._site_url), key=key)
 
     def render(self, body: str, page: Mapping[str, Any], *, key: str | None = None) -> Notes:
         """Notes of one post; `page` is Liquid's `page` (front-matter plus title, date, slug, url, ...)."""
