@@ -53,6 +53,8 @@ RULE_TARGET_RETRY_ATTEMPTS = 185
 RULE_TARGET_MAX_EVENT_AGE_HOURS = 24
 
 # S3
+# The status page's private prefix in the content bucket: never readable through the CDN.
+STATUS_PAGE_PREFIX = "status/"
 NONCURRENT_VERSION_EXPIRY_DAYS = 90  # earlier versions of posts and MP3s stay restorable this long
 ACCESS_LOG_RETENTION_DAYS = 365
 ACCESS_LOG_PREFIX = "content-bucket/"

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.acknowledge import acknowledge
-from infra.cdn import Cdn
+from infra.cdn import Cdn, public_keys
 from infra.events import Events
 from infra.functions import QueuedFunction
 from infra.layers import Layers
@@ -119,7 +119,17 @@ class PodcastPipelineStack(Stack):
         CfnOutput(self, "EventBusArn", value=events.bus.event_bus_arn)
         CfnOutput(self, "NotifyTopicArn", value=notifications.topic.topic_arn)
         CfnOutput(self, "SlackWebhookSecretArn", value=notifications.slack_webhook.secret_arn)
-        self.cdn = Cdn(self, "Cdn", bucket=storage.bucket, log_bucket=storage.access_logs) if cdn else None
+        self.cdn = (
+            Cdn(
+                self,
+                "Cdn",
+                bucket=storage.bucket,
+                log_bucket=storage.access_logs,
+                public=public_keys(config, audio_prefix(config)),
+            )
+            if cdn
+            else None
+        )
         if self.cdn:
             CfnOutput(self, "DistributionDomainName", value=self.cdn.distribution.distribution_domain_name)
 

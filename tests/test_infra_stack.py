@@ -5,15 +5,18 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from infra_fixtures import EMAILS, ROOT, SynthesizedStack, synthesized
 
 from infra import constants
+from infra.cdn import public_keys
 from infra.events import Events
+from infra.stack import audio_prefix
 from podcast_pipeline import settings
 from podcast_pipeline.config import CONFIG_ENV, load_config
 from podcast_pipeline.feed.readiness import artwork_keys
@@ -640,18 +643,43 @@ def test_cdn_is_optional_and_reads_the_bucket_through_origin_access_control(
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert config["Logging"]["Prefix"] == constants.CDN_LOG_PREFIX
     assert config["Origins"][0]["OriginAccessControlId"]
-    full.template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": logical_id(full, full.stack.storage.bucket)},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"}
-                        )
-                    ]
-                )
-            },
-        },
+
+
+def test_cdn_is_granted_only_the_public_keys(full: SynthesizedStack) -> None:
+    bucket = logical_id(full, full.stack.storage.bucket)
+    distribution = logical_id(full, full.stack.cdn.distribution)  # type: ignore[union-attr]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources_of(full, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    grants = [
+        statement
+        for statements in policies
+        for statement in statements
+        if statement.get("Principal") == {"Service": "cloudfront.amazonaws.com"}
+    ]
+    (grant,) = grants  # and no grant of the whole bucket from the origin: its view is imported
+    assert not Annotations.from_stack(full.stack).find_warning("*", Match.any_value())
+    assert grant["Effect"] == "Allow" and grant["Action"] == "s3:GetObject"
+    source = json.dumps(grant["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert distribution in source  # this distribution only
+    # Each resource is `<bucket ARN>/<key>`: {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/<key>"]]}.
+    keys = sorted(resource["Fn::Join"][1][1].removeprefix("/") for resource in grant["Resource"])
+    assert keys == sorted(
+        [
+            *(feed.key for feed in SAMPLE.feeds.values()),
+            "assets/cover.png",
+            "assets/podcast/*",
+            f"{SAMPLE.chapters_prefix}*",
+        ]
     )
+    # Nothing private is readable: no key or prefix granted reaches into posts, includes or the status page.
+    for private in (SAMPLE.posts_prefix, SAMPLE.includes_prefix, constants.STATUS_PAGE_PREFIX):
+        assert not [key for key in keys if key.startswith(private) or private.startswith(key.rstrip("*"))]
+
+
+def test_a_public_prefix_that_would_serve_posts_is_refused() -> None:
+    unsafe = replace(SAMPLE, audio_key_template="{slug}.mp3")
+    with pytest.raises(ValueError, match="whole bucket"):
+        public_keys(unsafe, audio_prefix(unsafe))

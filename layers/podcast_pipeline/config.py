@@ -100,6 +100,11 @@ class SiteConfig:
         """The fixed start of every chapters key: ingest may write there and nowhere else."""
         return self.chapters_key_template.partition("{")[0]
 
+    @property
+    def transcripts_prefix(self) -> str:
+        """The fixed start of every transcript key (by default the MP3s' folder)."""
+        return (self.transcript_key_template or _beside_mp3(self.audio_key_template)).partition("{")[0]
+
     def chapters_key(self, **values: object) -> str:
         return _fill(self.chapters_key_template, values)
 
