@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from podcast_pipeline_tools.cli import main
-from podcast_pipeline_tools.local.cli import EXIT_OK, EXIT_UNUSABLE
+from podcast_pipeline_tools.local.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -61,6 +61,17 @@ def test_the_sample_show_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     assert all(count >= 1 for count in report["stats"]["feed_renders"].values())
     ingest = {m["name"]: m["value"] for m in report["metrics"] if m["dimensions"] == {"service": "ingest"}}
     assert ingest["EpisodesPublished"] >= 4
+
+
+def test_strict_fails_the_run_when_an_episode_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["local", "run", "--serial", "--strict", "--out", str(tmp_path / "out")])
+    assert code == EXIT_FAILED  # the sample show's third episode claims the wrong byte count
+    assert (
+        "1 episode(s) failed (podcast/3-the-wrong-byte-count), 0 record(s) dead-lettered"
+        in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,15 @@ def _severities_in_code() -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     for path in [*(ROOT / "layers").rglob("*.py"), *(ROOT / "tools").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("error", "warning"):
+            called = node.func if isinstance(node, ast.Call) else None
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(called, ast.Name)
+                and called.id in ("error", "warning")
+            ):
                 first = node.args[0] if node.args else None
                 if isinstance(first, ast.Attribute) and getattr(first.value, "id", "") == "Code":
-                    found[Code[first.attr].value].add(str(node.func.id))
+                    found[Code[first.attr].value].add(called.id)
     return found
 
 

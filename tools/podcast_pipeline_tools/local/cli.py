@@ -35,7 +35,13 @@ def add_local_parser(subparsers: Any) -> None:
     """Register `local run` on a parser's subparsers (argparse's _SubParsersAction)."""
     local = subparsers.add_parser("local", help="run the pipeline on the embedded AWS emulation")
     actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
-    run = actions.add_parser("run", help="upload a folder (or the sample show) and process it end to end")
+    run = actions.add_parser(
+        "run",
+        help="upload a folder (or the sample show) and process it end to end",
+        epilog="exit codes: 0 the run completed (with --strict: and no episode failed, no record was "
+        "dead-lettered), 1 the run did not complete, or --strict found a failed episode or a dead letter, "
+        "2 unusable input or configuration",
+    )
     run.add_argument(
         "--input", type=Path, metavar="DIR", help="folder laid out like the bucket (default: sample)"
     )
@@ -69,6 +75,11 @@ def add_local_parser(subparsers: Any) -> None:
         "--serial",
         action="store_true",
         help="one invocation at a time in this process, failures retried at once (quick, deterministic)",
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when an episode failed verification or a record was dead-lettered (for CI)",
     )
     run.set_defaults(func=run_command)
 
@@ -142,6 +153,13 @@ def run_command(args: argparse.Namespace) -> int:
     _, config = resolve_config(args.config)  # the file the run read, found by the run's own rule
     readiness = site_readiness(config)
     print_summary(report, args.out / REPORT_NAME, Console(stderr=args.json), readiness=readiness)
+    failed = [e["id"] for e in report["episodes"] if e["state"] == State.FAILED.value]
+    if args.strict and (failed or report["dead_letters"]):
+        _error(
+            f"--strict: {len(failed)} episode(s) failed ({', '.join(map(str, failed[:5]))}"
+            f"{', ...' if len(failed) > 5 else ''}), {len(report['dead_letters'])} record(s) dead-lettered"
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
