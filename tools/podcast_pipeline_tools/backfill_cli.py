@@ -42,7 +42,10 @@ DEFAULT_CONCURRENCY = 4
 def add_backfill_parser(subparsers: Any) -> None:
     """Register `backfill` on a parser's subparsers (argparse's _SubParsersAction)."""
     backfill = subparsers.add_parser(
-        "backfill", help="verify a site's posts and MP3s, then upload them to the content bucket"
+        "backfill",
+        help="verify a site's posts and MP3s, then upload them to the content bucket",
+        epilog="exit codes: 0 uploaded (or, with --dry-run, planned), 1 episodes failed verification "
+        "(nothing uploaded unless --force) or an upload failed, 2 the site, config or bucket is unusable",
     )
     backfill.add_argument(
         "site_dir", type=Path, metavar="SITE_DIR", help="the site, laid out like the bucket"

@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="verify a post's mp3_bytes/mp3_duration against its MP3")
+    check = commands.add_parser(
+        "check",
+        help="verify a post's mp3_bytes/mp3_duration against its MP3",
+        epilog="exit codes: 0 verified, 1 verification failed (the findings say why and how to fix it), "
+        "2 unusable: the post, its MP3 or the config cannot be read, or no MP3 was found",
+    )
     check.add_argument("post", type=Path, metavar="POST.md")
     check.add_argument(
         "--audio", type=Path, metavar="FILE.mp3", help="default: the config's audio key in the site"
@@ -88,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=run_check)
 
     fix = commands.add_parser(
-        "fix", help="rewrite a post's mp3_bytes/mp3_duration lines to the measured values"
+        "fix",
+        help="rewrite a post's mp3_bytes/mp3_duration lines to the measured values",
+        epilog="exit codes: 0 fixed, or nothing to fix, 2 unusable: a post, an MP3 or the config cannot be "
+        "read (with --all: any of the posts)",
     )
     fix.add_argument("post", type=Path, metavar="POST.md", nargs="?")
     fix.add_argument(

@@ -33,6 +33,8 @@ def add_feed_parser(subparsers: Any) -> None:
         description="Exit 1 when an item is removed (or its guid changed) or an enclosure url or length "
         "changed: apps would drop or re-download episodes. Added items and changed titles, dates and "
         "durations are reported with exit 0.",
+        epilog="exit codes: 0 nothing that disturbs subscribers, 1 a removed item, changed guid or changed "
+        "enclosure, 2 a feed cannot be read",
     )
     diff.add_argument("old", type=Path, metavar="OLD.xml", help="the feed subscribers have now")
     diff.add_argument("new", type=Path, metavar="NEW.xml", help="the feed that replaces it")

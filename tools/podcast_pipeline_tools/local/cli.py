@@ -100,7 +100,12 @@ def _time_scale(text: str) -> float:
 
 def add_invoke_parser(subparsers: Any) -> None:
     """Register `invoke FUNCTION --event FILE` on a parser's subparsers."""
-    invoke_parser = subparsers.add_parser("invoke", help="run one handler on one event on a fresh emulation")
+    invoke_parser = subparsers.add_parser(
+        "invoke",
+        help="run one handler on one event on a fresh emulation",
+        epilog="exit codes: 0 the handler succeeded, 1 it reported failed records, 2 the event file or the "
+        "config is unusable",
+    )
     invoke_parser.add_argument("function", choices=[route.function for route in ROUTES])
     invoke_parser.add_argument("--event", type=Path, required=True, metavar="FILE", help="event JSON")
     invoke_parser.add_argument("--config", type=Path, metavar="FILE", help="site configuration")
