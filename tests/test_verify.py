@@ -83,7 +83,7 @@ def test_size_on_disk() -> None:
 def test_other_byte_mismatch() -> None:
     [problem] = verify(post('"59259265"'), TRUE, CONFIG)
     assert problem.code is Code.BYTES_MISMATCH
-    assert "(1 more)" in problem.message
+    assert "(1 byte more than the file)" in problem.message
     assert problem.fix == TRUE_FIX
 
 

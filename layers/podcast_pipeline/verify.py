@@ -177,7 +177,9 @@ def _compare_bytes(claimed: int, truth: _Truth, another_cut: bool) -> Problem:
             Code.SIZE_ON_DISK, f"{said}: {claimed} is its size on disk (rounded up to 4 KiB)", truth.fix
         )
     difference = claimed - truth.size
-    detail = f"{abs(difference)} {'more' if difference > 0 else 'fewer'}"
+    count = abs(difference)
+    unit = "byte" if count == 1 else "bytes"
+    detail = f"{count:,} {unit} {'more' if difference > 0 else 'fewer'} than the file"
     hint = "; size and duration both differ: the values of another cut of the audio?" if another_cut else ""
     return error(Code.BYTES_MISMATCH, f"{said} ({detail}){hint}", truth.fix)
 
